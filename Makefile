@@ -1,0 +1,60 @@
+# distill-studio — the two set-up commands: `make run` and `make test`.
+# Both create .venv when missing and install what is missing; torch is pinned and
+# installed FIRST (an unpinned torch pulls a multi-GB CUDA build on these machines).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+# Debian packages: PortAudio for sounddevice; Xvfb/xdotool/ImageMagick for the real-window
+# test; JACK (dummy backend) for a paced real audio stream without a sound card; Qt's xcb deps.
+SYSTEM_PACKAGES := libportaudio2 xvfb xauth xdotool imagemagick jackd2 \
+                   libegl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
+                   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0 \
+                   libxcb-render-util0 libdbus-1-3 libfontconfig1 libgl1
+
+.PHONY: run test lint system-deps bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.run-installed
+
+# Installs missing Debian packages when we are root (CI and fresh machines); otherwise
+# says what is missing and carries on (tests that need them skip with that reason).
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages:" $$missing; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; \
+	  else echo "missing system packages (install them for the full suite):" $$missing; fi; \
+	fi
+
+run: system-deps $(VENV)/.run-installed
+	$(BIN)/distill-studio
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check distill app tests benchmarks packaging
+	$(BIN)/lint-imports
+
+test: system-deps $(VENV)/.dev-installed lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/representation.py
+	$(BIN)/python benchmarks/decode.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Audio: file I/O, the 2-channel representation and its inverse, normalisation."""

@@ -1,0 +1,176 @@
+"""Configuration dataclasses of the whole pipeline, each serialisable to JSON.
+
+``ComplexSpectrogramConfig`` (the representation), ``DataConfig`` (clips and cache),
+``ModelConfig`` (VAE hyper-parameters), ``AugmentationConfig`` and ``TrainingConfig``.
+Thresholds and intervals live here, never inline in the code that uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from distill.config_base import ConfigBase
+
+
+@dataclass(frozen=True)
+class ComplexSpectrogramConfig(ConfigBase):
+    """The 2-channel (mel magnitude + instantaneous frequency) representation.
+
+    Attributes
+    ----------
+    if_masking_threshold
+        Band energy, relative to the loudest band of the same clip, under which the IF
+        channel is set to 0 (the band centre): phase is noise there. 1e-6 = -60 dB.
+    n_fft, hop_length
+        STFT size and hop in samples (Hann window, centred frames).
+    n_mels
+        Number of mel bands (Slaney mel scale, 0 Hz to Nyquist).
+    """
+
+    if_masking_threshold: float = 1e-6
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+
+    def __post_init__(self) -> None:
+        if self.n_fft < 16 or self.n_fft & (self.n_fft - 1):
+            raise ValueError(f"n_fft must be a power of two >= 16, got {self.n_fft}")
+        if not 0 < self.hop_length <= self.n_fft // 2:
+            raise ValueError(f"hop_length must be in (0, n_fft/2], got {self.hop_length}")
+        if not 0 < self.n_mels <= self.n_fft // 2:
+            raise ValueError(f"n_mels must be in (0, n_fft/2], got {self.n_mels}")
+        if not 0 <= self.if_masking_threshold < 1:
+            raise ValueError(f"if_masking_threshold must be in [0, 1), got {self.if_masking_threshold}")
+
+
+@dataclass(frozen=True)
+class DataConfig(ConfigBase):
+    """How files become training clips.
+
+    Attributes
+    ----------
+    clip_frames
+        Frames per clip; 94 frames at hop 512 and 48 kHz is about one second.
+    clip_hop_frames
+        Frames between the starts of consecutive clips of one file (overlap = clip - hop).
+    silence_threshold_db
+        Clips whose RMS is below this level (dBFS) are dropped as silent.
+    max_file_seconds
+        Longer files are cut to this length (and the report says so).
+    """
+
+    clip_frames: int = 94
+    clip_hop_frames: int = 47
+    silence_threshold_db: float = -60.0
+    max_file_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.clip_frames < 2:
+            raise ValueError(f"clip_frames must be >= 2, got {self.clip_frames}")
+        if not 0 < self.clip_hop_frames <= self.clip_frames:
+            raise ValueError(f"clip_hop_frames must be in (0, clip_frames], got {self.clip_hop_frames}")
+        if self.max_file_seconds <= 0:
+            raise ValueError(f"max_file_seconds must be positive, got {self.max_file_seconds}")
+
+
+@dataclass(frozen=True)
+class ModelConfig(ConfigBase):
+    """Hyper-parameters of the convolutional VAE (input shape comes from the data configs).
+
+    The channel progression and the five stride-2 layers are fixed by the product spec;
+    they are stored so that a model file describes itself.
+    """
+
+    latent_dim: int = 128
+    channels: tuple[int, ...] = (64, 128, 256, 512, 1024)
+    kernel_size: int = 3
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if len(self.channels) < 1 or any(c < 1 for c in self.channels):
+            raise ValueError(f"channels must be positive, got {self.channels}")
+        if self.kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2, got {self.kernel_size}")
+
+
+@dataclass(frozen=True)
+class AugmentationConfig(ConfigBase):
+    """Augmentation applied to cached spectrograms while training (for tiny datasets).
+
+    Attributes
+    ----------
+    enabled
+        Master switch.
+    gain_db
+        Random gain in [-gain_db, +gain_db] dB, applied to the log-mel magnitude.
+    time_shift_frames
+        Random circular shift of up to this many frames.
+    pitch_shift_bands
+        Random shift of up to this many mel bands (a small pitch shift).
+    noise_level
+        Standard deviation of additive noise on the normalised magnitude channel.
+    """
+
+    enabled: bool = False
+    gain_db: float = 3.0
+    time_shift_frames: int = 4
+    pitch_shift_bands: int = 1
+    noise_level: float = 0.01
+
+
+@dataclass(frozen=True)
+class LossWeights(ConfigBase):
+    """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up)."""
+
+    magnitude: float = 1.0
+    instantaneous_frequency: float = 0.5
+    stft: float = 0.25
+    kl: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainingConfig(ConfigBase):
+    """Everything a training run needs beyond the data and the model.
+
+    ``preset`` names the dataset-size preset ("auto" picks one from the number of files);
+    settings given explicitly by the user win over the preset's.
+    """
+
+    epochs: int = 100
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    kl_warmup_fraction: float = 0.3
+    kl_max_beta: float = 1e-3
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    validation_fraction: float = 0.15
+    min_files_for_file_split: int = 8
+    checkpoint_every_epochs: int = 5
+    preview_every_epochs: int = 1
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int = 0
+    grad_clip_norm: float = 1.0
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
+    divergence_factor: float = 1e3
+    preset: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if not 0 <= self.kl_warmup_fraction <= 1:
+            raise ValueError(f"kl_warmup_fraction must be in [0, 1], got {self.kl_warmup_fraction}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
