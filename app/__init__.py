@@ -1,0 +1,1 @@
+"""distill-studio: the PySide6 application over the ``distill`` core."""
