@@ -75,7 +75,7 @@ def pluck(freq: float, duration: float = 1.0, brightness: float = 0.5, amp: floa
     period = max(2, round(sr / freq))
     buf = rng.uniform(-1, 1, period)
     out = np.empty(n)
-    a = 0.5 + 0.5 * (1 - brightness)  # brightness 1: plain average; lower: darker
+    a = 0.5 + 0.49 * brightness  # 0.5 = two-point average, the darkest string
     decay = 0.996
     idx = 0
     for i in range(n):
