@@ -69,20 +69,27 @@ class ComplexSpectrogram(nn.Module):
         return (num_frames - 1) * self.config.hop_length
 
     # ------------------------------------------------------------------ forward
-    def stft(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, 1, S]`` or ``[B, S]`` -> complex ``[B, K, T]`` (Hann, centred, zero-padded)."""
+    def stft(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
+        """``[B, 1, S]`` or ``[B, S]`` -> complex ``[B, K, T]`` (Hann window).
+
+        ``center=True`` zero-pads ``n_fft // 2`` on both sides (frame t is centred on
+        sample ``t * hop``); ``center=False`` starts frame 0 at sample 0.
+        """
         x = wave.reshape(-1, wave.shape[-1])
         return torch.stft(x, self.config.n_fft, self.config.hop_length, window=self.window,
-                          center=True, pad_mode="constant", return_complex=True)
+                          center=center, pad_mode="constant", return_complex=True)
 
-    def waveform_to_complex_mel(self, wave: torch.Tensor) -> torch.Tensor:
+    def waveform_to_complex_mel(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
         """Waveforms ``[B, 1, S]`` -> 2-channel spectrograms ``[B, 2, n_mels, T]``.
 
-        ``T = 1 + S // hop_length``. Channel 0 >= 0, channel 1 in [-1, 1].
+        ``T = 1 + S // hop_length`` (``1 + (S - n_fft) // hop_length`` when
+        ``center=False``, which lets a caller compute a long file in exact chunks).
+        Channel 0 >= 0, channel 1 in [-1, 1]; IF is masked where a band is quieter than
+        ``if_masking_threshold`` times the loudest band of the same batch item.
         """
         if wave.dim() != 3 or wave.shape[1] != 1:
             raise ValueError(f"expected a waveform batch [B, 1, S], got {tuple(wave.shape)}")
-        spec = self.stft(wave.float())
+        spec = self.stft(wave.float(), center=center)
         power = spec.real.square() + spec.imag.square()
         energy = torch.matmul(self.filters, power)  # [B, M, T]
         magnitude = torch.log1p(energy / MAG_FLOOR)
