@@ -23,8 +23,11 @@ class MelGeometry:
     ----------
     filters
         ``[M, K]`` Slaney-normalised triangular filters (M mel bands, K = n_fft/2+1 bins).
-    pinv
-        ``[K, M]`` pseudo-inverse of ``filters`` (mel energy -> linear energy).
+    synthesis
+        ``[K, M]`` interpolation weights from band to bin (rows sum to 1): each bin's log
+        energy density is the weighted mean of the log densities of the bands covering it.
+    band_area
+        ``[M]`` sum of each filter's weights: band energy / area = energy density per bin.
     centres
         ``[M]`` band centre frequencies in Hz.
     if_scale
@@ -34,7 +37,8 @@ class MelGeometry:
     """
 
     filters: np.ndarray
-    pinv: np.ndarray
+    synthesis: np.ndarray
+    band_area: np.ndarray
     centres: np.ndarray
     if_scale: np.ndarray
     bin_freqs: np.ndarray
@@ -56,9 +60,24 @@ def _mel_geometry(n_fft: int, n_mels: int, sample_rate: int) -> MelGeometry:
     centres = edges[1:-1]
     bin_width = sample_rate / n_fft
     if_scale = (edges[2:] - edges[:-2]) / 2 + bin_width
-    pinv = np.linalg.pinv(filters)
+    band_area = filters.sum(axis=1)
+    synthesis = _interpolation_weights(filters)
     bin_freqs = np.arange(n_fft // 2 + 1) * bin_width
-    arrays = (filters, pinv, centres, if_scale, bin_freqs)
+    arrays = (filters, synthesis, band_area, centres, if_scale, bin_freqs)
     for a in arrays:
         a.setflags(write=False)
     return MelGeometry(*arrays)
+
+
+def _interpolation_weights(filters: np.ndarray) -> np.ndarray:
+    """``[K, M]``: the filters transposed, rows normalised to sum 1.
+
+    Bins no filter covers (DC and Nyquist lie on the outer edges of the outer triangles)
+    borrow the row of the nearest covered bin, so no bin is left without a band.
+    """
+    weights = filters.T.copy()
+    sums = weights.sum(axis=1)
+    covered = np.flatnonzero(sums > 0)
+    for k in np.flatnonzero(sums <= 0):
+        weights[k] = weights[covered[np.argmin(np.abs(covered - k))]]
+    return weights / weights.sum(axis=1, keepdims=True)

@@ -1,0 +1,255 @@
+"""Phase-gradient heap integration (PGHI, Průša et al. 2017), frame by frame (RTPGHI).
+
+The time-direction phase derivative comes from OUR IF channel (``2*pi*f*hop/sr`` per
+frame); the frequency-direction derivative from the time gradient of the log magnitude,
+``-(gamma / (hop * n_fft)) * d log|S| / dt`` with ``gamma = 0.25645 * n_fft**2`` for a
+Hann window. Within each frame, phase spreads outward from the loudest coefficients: a
+priority queue holds the previous frame's coefficients (integrated along time) and the
+current frame's (integrated along frequency to their neighbours). Coefficients under a
+tolerance get a seeded pseudo-random phase. Centred phase convention inside; torch's out.
+
+The queue is a bucket queue over the log magnitude (``N_BUCKETS`` levels between the
+tolerance and the loudest coefficient): O(1) per push/pop instead of a binary heap's
+O(log n); measured ~5x faster with the same quality (within seed noise). Arrays are
+frame-major ``[T, K]`` so the walk along frequency stays in cache. Sequential, so it
+runs in numba on the CPU (compiled once, cached on disk). Not differentiable: training
+uses ``distill.audio.phase.locked_phase``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import torch
+
+from distill.training.config import ComplexSpectrogramConfig
+
+#: Equivalent-Gaussian time-frequency ratio of a Hann window, times n_fft**2.
+HANN_GAMMA = 0.25645
+#: Coefficients this far below the loudest (magnitude ratio) get random phase.
+TOLERANCE = 1e-5
+#: Priority levels of the bucket queue between the tolerance and the loudest coefficient.
+N_BUCKETS = 512
+
+
+def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpectrogramConfig,
+               sample_rate: int, seed: int = 0, tolerance: float = TOLERANCE) -> torch.Tensor:
+    """Phase ``[B, T, K]`` (torch convention, wrapped) by phase-gradient integration.
+
+    Parameters
+    ----------
+    magnitude
+        ``[B, T, K]`` linear STFT magnitude, frame-major.
+    freq
+        ``[B, T, K]`` per-bin instantaneous frequency in Hz (from the IF channel).
+    config
+        Representation settings (``n_fft``, ``hop_length``).
+    seed
+        Seed of the random phase of negligible coefficients (reproducible renders).
+    tolerance
+        Magnitude ratio to the loudest coefficient under which phase is random.
+    """
+    hop, n_fft = config.hop_length, config.n_fft
+    logmag = torch.log(magnitude.detach().float().clamp_min(1e-30))
+    threshold = logmag.amax(dim=(-1, -2), keepdim=True) + math.log(tolerance)
+    width = -math.log(tolerance) / N_BUCKETS
+    level = ((logmag - threshold) / width).floor().clamp(0, N_BUCKETS - 1).to(torch.int32)
+    level = torch.where(logmag > threshold, level, -1)
+    logmag_np = logmag.cpu().contiguous().numpy()
+    level_np = level.cpu().contiguous().numpy()
+    freq_np = freq.detach().float().cpu().contiguous().numpy()
+    scales = (2 * math.pi * hop / sample_rate, -HANN_GAMMA * n_fft / hop, n_fft / sample_rate)
+    out = np.empty(logmag_np.shape, dtype=np.float32)
+    workers = torch.get_num_threads()
+    tasks = [(b, lo, hi) for b in range(out.shape[0])
+             for lo, hi in _bands(logmag_np[b], level_np[b], workers)]
+
+    def run(task: tuple[int, int, int]) -> None:
+        b, lo, hi = task
+        part = np.empty((out.shape[1], hi - lo), dtype=np.float32)
+        _rtpghi(np.ascontiguousarray(logmag_np[b, :, lo:hi]), np.ascontiguousarray(freq_np[b, :, lo:hi]),
+                np.ascontiguousarray(level_np[b, :, lo:hi]), *scales, lo, seed + b, N_BUCKETS, part)
+        out[b, :, lo:hi] = part
+
+    if workers > 1 and len(tasks) > 1:
+        list(_pool(workers).map(run, tasks))
+    else:
+        for task in tasks:
+            run(task)
+    return torch.from_numpy(out).to(device=magnitude.device, dtype=magnitude.dtype)
+
+
+def _bands(logmag: np.ndarray, level: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Split the bins ``[0, K)`` into ``parts`` ranges of similar work, cut at quiet bins.
+
+    The walk is sequential inside a frame, but two frequency ranges can be walked in
+    parallel: a cut only starts a new island, and cutting at the quietest bin near the
+    balance point keeps partials whole.
+    """
+    n_bins = logmag.shape[1]
+    if parts < 2 or n_bins < 64:
+        return [(0, n_bins)]
+    work = np.cumsum((level >= 0).sum(axis=0))
+    loudness = logmag.max(axis=0)
+    cuts = [0]
+    for i in range(1, parts):
+        balance = int(np.searchsorted(work, work[-1] * i / parts))
+        lo, hi = max(cuts[-1] + 8, balance - 16), min(n_bins - 8, balance + 16)
+        if lo >= hi:
+            continue
+        cuts.append(lo + int(np.argmin(loudness[lo:hi])))
+    cuts.append(n_bins)
+    return list(itertools.pairwise(cuts))
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL._max_workers != workers:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pghi")
+    return _POOL
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _noise(m, t, seed):
+    """Uniform in [-pi, pi) from a splitmix64 hash of (bin, frame, seed)."""
+    z = (np.uint64(m) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(t) * np.uint64(0xC2B2AE3D27D4EB4F))
+    z ^= np.uint64(seed) * np.uint64(0x165667B19E3779F9)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0) - 0.5) * 2 * math.pi
+
+
+@numba.njit(cache=True, nogil=True)
+def _rtpghi(logmag, freq, level, time_scale, freq_scale, inv_bin_hz, bin_offset, seed, n_buckets, out):
+    """Fill ``out`` ``[T, K]`` with wrapped torch-convention phase.
+
+    The arrays hold bins ``[bin_offset, bin_offset + K)`` of the full spectrum.
+    ``level[t, m]`` is the queue bucket of a significant coefficient, -1 otherwise.
+    Queue codes: ``m`` = bin m of this frame (spreads along frequency to m +- 1);
+    ``m + K`` = bin m of the previous frame (spreads along time to bin m).
+    """
+    n_frames, n_bins = logmag.shape
+    prev = np.zeros(n_bins, dtype=np.float64)  # unwrapped centred phase of frame t - 1
+    cur = np.zeros(n_bins, dtype=np.float64)
+    todo = np.zeros(n_bins, dtype=np.bool_)
+    fgrad = np.empty(n_bins, dtype=np.float64)
+    head = np.empty(n_buckets, dtype=np.int32)
+    link = np.empty(2 * n_bins, dtype=np.int32)
+    code_of = np.empty(2 * n_bins, dtype=np.int32)
+    # Island starts: every significant bin of the frame in a second bucket queue, so
+    # the loudest unreached bin is found in amortised O(1) instead of a scan.
+    seed_head = np.empty(n_buckets, dtype=np.int32)
+    seed_link = np.empty(n_bins, dtype=np.int32)
+    two_pi = 2 * math.pi
+    inv_two_pi = 1 / two_pi
+    for t in range(n_frames):
+        before = t - 1 if t > 0 else 0
+        after = t + 1 if t + 1 < n_frames else n_frames - 1
+        grad_scale = freq_scale / max(after - before, 1)
+        head[:] = -1
+        seed_head[:] = -1
+        remaining = 0
+        nodes = 0
+        top = -1
+        seed_top = -1
+        for m in range(n_bins):
+            fgrad[m] = grad_scale * (logmag[after, m] - logmag[before, m])
+            if level[t, m] >= 0:
+                todo[m] = True
+                remaining += 1
+                b = level[t, m]
+                seed_link[m] = seed_head[b]
+                seed_head[b] = m
+                seed_top = max(seed_top, b)
+                if t > 0 and level[t - 1, m] >= 0:
+                    b = level[t - 1, m]
+                    code_of[nodes] = m + n_bins
+                    link[nodes] = head[b]
+                    head[b] = nodes
+                    nodes += 1
+                    top = max(top, b)
+            else:
+                todo[m] = False
+                cur[m] = _noise(m + bin_offset, t, seed)
+        while remaining > 0:
+            while top >= 0 and head[top] < 0:
+                top -= 1
+            if top < 0:
+                # A new island (onset, or a region cut off from the previous frame):
+                # start at its loudest unreached coefficient with a random phase.
+                best = -1
+                while best < 0:
+                    while seed_head[seed_top] < 0:
+                        seed_top -= 1
+                    m = seed_head[seed_top]
+                    seed_head[seed_top] = seed_link[m]
+                    if todo[m]:
+                        best = m
+                cur[best] = _noise(best + bin_offset, t, seed)
+                todo[best] = False
+                remaining -= 1
+                b = level[t, best]
+                code_of[nodes] = best
+                link[nodes] = head[b]
+                head[b] = nodes
+                nodes += 1
+                top = b
+                continue
+            node = head[top]
+            head[top] = link[node]
+            code = code_of[node]
+            if code >= n_bins:
+                m = code - n_bins
+                # Follow the partial: bin m's frequency now points at bin n (n == m for a
+                # steady partial; many bins away for a fast glide).
+                n = int(freq[t, m] * inv_bin_hz + 0.5) - bin_offset
+                if n < 0 or n >= n_bins or not todo[n]:
+                    n = m
+                if todo[n]:
+                    cur[n] = prev[m] + 0.5 * time_scale * (freq[t - 1, m] + freq[t, n])
+                    todo[n] = False
+                    remaining -= 1
+                    b = level[t, n]
+                    code_of[nodes] = n
+                    link[nodes] = head[b]
+                    head[b] = nodes
+                    nodes += 1
+                    top = max(top, b)
+                continue
+            m = code
+            n = m + 1
+            if n < n_bins and todo[n]:
+                cur[n] = cur[m] + 0.5 * (fgrad[m] + fgrad[n])
+                todo[n] = False
+                remaining -= 1
+                b = level[t, n]
+                code_of[nodes] = n
+                link[nodes] = head[b]
+                head[b] = nodes
+                nodes += 1
+                top = max(top, b)
+            n = m - 1
+            if n >= 0 and todo[n]:
+                cur[n] = cur[m] - 0.5 * (fgrad[m] + fgrad[n])
+                todo[n] = False
+                remaining -= 1
+                b = level[t, n]
+                code_of[nodes] = n
+                link[nodes] = head[b]
+                head[b] = nodes
+                nodes += 1
+                top = max(top, b)
+        for m in range(n_bins):
+            # centred -> torch convention, wrapped in float64 before the float32 store
+            # (floor instead of %: numba's float modulo costs several times more).
+            value = cur[m] - math.pi * ((m + bin_offset) & 1)
+            out[t, m] = value - two_pi * math.floor(value * inv_two_pi)
+            prev[m] = cur[m]

@@ -1,0 +1,160 @@
+"""The VAE loss, term by term, on normalised 2-channel spectrograms ``[B, 2, M, T]``.
+
+- magnitude: L1 on channel 0 (normalised log-mel magnitude);
+- instantaneous frequency: L1 on channel 1, weighted by the target's channel 0
+  normalised to mean 1 over the batch — IF is only audible (and only meaningful) where
+  there is energy, and quiet bands are masked to 0 in the data anyway;
+- multi-resolution STFT: spectral convergence + log-magnitude L1 at FFT sizes
+  512/1024/2048 (hop = size/4, Hann) between the waveform synthesised from the
+  reconstruction and the one synthesised from the target. The caller supplies
+  ``synthesize`` (denormalise + ``ComplexSpectrogram.complex_mel_to_waveform(phase=
+  "locked")``, which is differentiable) so this module stays free of audio settings;
+- KL divergence to N(0, I): summed over latent dimensions, averaged over the batch.
+
+``vae_loss`` returns every term separately (``LossTerms``) so the trainer can report
+them; the KL term is weighted by ``weights.kl * beta`` (beta is the warm-up ramp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from distill.models.vae import LOGVAR_RANGE
+from distill.training.config import LossWeights
+
+#: FFT sizes of the multi-resolution STFT loss (hop = size // 4, Hann window).
+STFT_FFT_SIZES = (512, 1024, 2048)
+#: Floor of the STFT power before the square root and log: keeps both differentiable at 0.
+STFT_POWER_FLOOR = 1e-7
+#: Mean magnitude under which the IF weights fall back to uniform (an all-silent batch).
+IF_WEIGHT_FLOOR = 1e-8
+
+#: ``[B, 2, M, T]`` normalised spectrograms -> ``[B, 1, S]`` waveforms, differentiable.
+Synthesize = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Every term of the VAE loss, as 0-d tensors (``total`` is the one to backpropagate).
+
+    ``kl`` is the unweighted divergence; ``total`` includes it times ``weights.kl * beta``.
+    """
+
+    magnitude: torch.Tensor
+    instantaneous_frequency: torch.Tensor
+    stft: torch.Tensor
+    kl: torch.Tensor
+    total: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        """``{"magnitude": ..., "instantaneous_frequency": ..., "stft": ..., "kl": ..., "total": ...}``."""
+        return {f.name: float(getattr(self, f.name).detach()) for f in fields(self)}
+
+
+def magnitude_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error on channel 0 of ``[B, 2, M, T]`` (normalised magnitude)."""
+    return (recon[:, 0] - target[:, 0]).abs().mean()
+
+
+def instantaneous_frequency_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Magnitude-weighted mean absolute error on channel 1 of ``[B, 2, M, T]``.
+
+    The weights are the target's channel 0 divided by its mean over the whole batch
+    (mean weight 1, so the scale of this term does not depend on the loudness of the
+    data); an all-silent batch falls back to uniform weights.
+    """
+    loudness = target[:, 0].detach()
+    mean = loudness.mean()
+    weights = torch.where(mean > IF_WEIGHT_FLOOR, loudness / mean.clamp_min(IF_WEIGHT_FLOOR),
+                          torch.ones_like(loudness))
+    return (weights * (recon[:, 1] - target[:, 1]).abs()).mean()
+
+
+def stft_magnitude(wave: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """``[B, 1, S]`` or ``[B, S]`` -> STFT magnitude ``[B, n_fft/2+1, frames]`` (hop n_fft/4, Hann)."""
+    x = wave.reshape(-1, wave.shape[-1])
+    window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
+    spec = torch.stft(x, n_fft, n_fft // 4, window=window, center=True, pad_mode="constant",
+                      return_complex=True)
+    return (spec.real.square() + spec.imag.square()).clamp_min(STFT_POWER_FLOOR).sqrt()
+
+
+def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
+                               fft_sizes: Sequence[int] = STFT_FFT_SIZES) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over the FFT sizes.
+
+    Parameters
+    ----------
+    pred, target
+        Waveforms ``[B, 1, S]`` of the same shape (gradients flow into ``pred``).
+    fft_sizes
+        FFT sizes (hop = size // 4, Hann window).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d; spectral convergence ``||T| - |P||_F / ||T||_F`` per item, averaged over
+        the batch, plus ``mean |log|T| - log|P||``, averaged over the resolutions.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"waveform shapes differ: {list(pred.shape)} vs {list(target.shape)}")
+    total = pred.new_zeros(())
+    for n_fft in fft_sizes:
+        p, t = stft_magnitude(pred, n_fft), stft_magnitude(target, n_fft)
+        diff = torch.linalg.vector_norm((t - p).flatten(1), dim=1)
+        norm = torch.linalg.vector_norm(t.flatten(1), dim=1).clamp_min(STFT_POWER_FLOOR)
+        convergence = (diff / norm).mean()
+        log_l1 = (t.log() - p.log()).abs().mean()
+        total = total + convergence + log_l1
+    return total / len(fft_sizes)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) of ``[B, D]`` posteriors: sum over D, mean over B."""
+    logvar = logvar.clamp(*LOGVAR_RANGE)
+    return (-0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(dim=1)).mean()
+
+
+def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+             *, weights: LossWeights, beta: float, synthesize: Synthesize | None = None
+             ) -> LossTerms:
+    """All loss terms of one batch, and their weighted total.
+
+    Parameters
+    ----------
+    recon, target
+        Normalised spectrograms ``[B, 2, M, T]`` (decoder output and data).
+    mu, logvar
+        Posterior parameters ``[B, latent_dim]``.
+    weights
+        Weight of each term; the KL term is weighted by ``weights.kl * beta``.
+    beta
+        KL warm-up factor of this step.
+    synthesize
+        Normalised spectrograms -> waveforms ``[B, 1, S]``, differentiable. The STFT
+        term is 0 (and nothing is synthesised) when it is None or ``weights.stft == 0``;
+        the target's waveform is synthesised without gradient.
+
+    Returns
+    -------
+    LossTerms
+        Every term (0-d tensors on ``recon``'s device) and ``total``.
+    """
+    if recon.shape != target.shape or recon.dim() != 4 or recon.shape[1] != 2:
+        raise ValueError(f"expected two spectrogram batches [B, 2, M, T] of one shape, got "
+                         f"{list(recon.shape)} and {list(target.shape)}")
+    mag = magnitude_loss(recon, target)
+    inst = instantaneous_frequency_loss(recon, target)
+    if synthesize is not None and weights.stft != 0:
+        with torch.no_grad():
+            target_wave = synthesize(target)
+        stft = multi_resolution_stft_loss(synthesize(recon), target_wave)
+    else:
+        stft = recon.new_zeros(())
+    kl = kl_divergence(mu, logvar)
+    total = (weights.magnitude * mag + weights.instantaneous_frequency * inst
+             + weights.stft * stft + weights.kl * beta * kl)
+    return LossTerms(magnitude=mag, instantaneous_frequency=inst, stft=stft, kl=kl, total=total)
