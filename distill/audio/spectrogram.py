@@ -211,8 +211,13 @@ class ComplexSpectrogram(nn.Module):
             from distill.audio.pghi import pghi_phase
 
             angle = pghi_phase(magnitude, freq, self.config, self.sample_rate, seed)
-            wave = self._istft(torch.polar(magnitude, angle), length)
-            return self.project_magnitude(wave, magnitude, length)
+            # Project at the frames' own length (its STFT must have the same frames), then fit.
+            natural = self.num_samples(spec.shape[-1])
+            wave = self._istft(torch.polar(magnitude, angle), natural)
+            wave = self.project_magnitude(wave, magnitude, natural)
+            if length <= natural:
+                return wave[..., :length]
+            return torch.nn.functional.pad(wave, (0, length - natural))
         raise ValueError(f"unknown phase method {phase!r} (use 'locked' or 'pghi')")
 
     def project_magnitude(self, wave: torch.Tensor, magnitude: torch.Tensor,
