@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +45,32 @@ def audio_folder(tmp_path) -> Path:
     write_audio(folder / "sub" / "noise.wav", synth.noise_burst(1.0, 3000, seed=1), sr=SAMPLE_RATE)
     write_audio(folder / "pluck_44k.wav", synth.pluck(196, 1.0, seed=2), sr=44_100)
     return folder
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK server on the dummy backend: a real, paced PortAudio device without a sound card.
+
+    PortAudio only sees JACK when (re)initialised after the server is up: start engines
+    with ``PlaybackEngine.start(rescan=True)``.
+    """
+    if not (shutil.which("jackd") and shutil.which("jack_rec") and shutil.which("jack_wait")):
+        pytest.skip("JACK is not installed (make test installs jackd2)")
+    running = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True).stdout
+    proc = None
+    if "not running" in running or "running" not in running:
+        proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode:
+            proc.kill()
+            pytest.skip("jackd did not start")
+    yield
+    if proc is not None:
+        # Close PortAudio's JACK client while the server is still up: terminating it after
+        # jackd is gone trips an assertion in PortAudio at interpreter exit (abort).
+        import sounddevice as sd
+
+        sd._terminate()
+        proc.terminate()
+        proc.wait(timeout=10)
+        sd._initialize()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from types import SimpleNamespace
@@ -114,30 +113,6 @@ def test_without_a_device_start_says_why():
 
 
 # ------------------------------------------------------------------ real stream (JACK dummy)
-@pytest.fixture(scope="module")
-def jack_server():
-    if not (shutil.which("jackd") and shutil.which("jack_rec") and shutil.which("jack_wait")):
-        pytest.skip("JACK is not installed (make test installs jackd2)")
-    running = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True).stdout
-    proc = None
-    if "not running" in running or "running" not in running:
-        proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode:
-            proc.kill()
-            pytest.skip("jackd did not start")
-    yield
-    if proc is not None:
-        # Close PortAudio's JACK client while the server is still up: terminating it after
-        # jackd is gone trips an assertion in PortAudio at interpreter exit (abort).
-        import sounddevice as sd
-
-        sd._terminate()
-        proc.terminate()
-        proc.wait(timeout=10)
-        sd._initialize()
-
-
 @pytest.mark.audio
 def test_real_stream_plays_bit_exact(jack_server, tmp_path):
     engine = PlaybackEngine()
