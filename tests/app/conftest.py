@@ -1,0 +1,89 @@
+"""Qt fixtures of the studio tests: settings on a temporary ini, audio without a device,
+folders of good and broken sounds, and a check that no worker thread outlives its test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+from app.audio_controller import AudioController
+from app.settings import AppSettings
+from app.workers import live_workers
+from distill.audio import synth
+from distill.audio.playback import PlaybackEngine
+from tests.conftest import write_audio
+
+#: Usable files of ``sound_folder`` -> clips (1 s: one clip; 2 s: three).
+GOOD_FILES = {"tone.wav": 3, "pluck.flac": 1, "sub/noise.wav": 1}
+#: Broken files of ``sound_folder`` -> a phrase their reason contains.
+BROKEN_FILES = {
+    "zero_bytes.wav": "empty (0 bytes)",
+    "text_renamed.wav": "not a readable audio file",
+    "nan_samples.wav": "NaN",
+    "short_30ms.wav": "too short",
+    "all_silent.wav": "silent",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left_running():
+    """Fail a test that leaves a worker thread running (and join it so the next test is safe)."""
+    yield
+    stuck = [w.title for w in live_workers() if not w.wait(5000)]
+    for worker in live_workers():
+        worker.close(10_000)
+    assert not stuck, f"worker threads still running after the test: {stuck}"
+
+
+@pytest.fixture
+def settings(tmp_path) -> AppSettings:
+    return AppSettings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def silent_audio(qtbot) -> AudioController:
+    """An AudioController whose engine was never started: ``play`` returns False."""
+    audio = AudioController(engine=PlaybackEngine())
+    yield audio
+    audio.close()
+
+
+@pytest.fixture
+def sound_folder(tmp_path) -> Path:
+    """Three usable sounds and five broken files (see ``GOOD_FILES`` / ``BROKEN_FILES``)."""
+    folder = tmp_path / "sounds"
+    write_audio(folder / "tone.wav", synth.harmonic(220, 2.0))
+    write_audio(folder / "pluck.flac", synth.pluck(330, 1.0, seed=1))
+    write_audio(folder / "sub" / "noise.wav", synth.noise_burst(1.0, 3000, seed=2))
+    (folder / "zero_bytes.wav").write_bytes(b"")
+    (folder / "text_renamed.wav").write_text("not a sound, just notes\n" * 20)
+    nan = synth.sine(440, 0.5)
+    nan[1000:1010] = np.nan
+    write_audio(folder / "nan_samples.wav", nan, subtype="FLOAT")
+    write_audio(folder / "short_30ms.wav", synth.sine(440, 0.03))
+    write_audio(folder / "all_silent.wav", np.zeros(48_000, np.float32))
+    return folder
+
+
+@pytest.fixture
+def many_sounds(tmp_path) -> Path:
+    """Fifteen short distinct tones (a build long enough to cancel in the middle)."""
+    folder = tmp_path / "many"
+    for i in range(15):
+        write_audio(folder / f"tone_{i:02d}.wav", synth.sine(200 + 37 * i, 0.3))
+    return folder
+
+
+class Recorder(QObject):
+    """Collects what a signal carries, on the GUI thread (a QObject slot: queued delivery)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[object] = []
+
+    @Slot(object)
+    def add(self, item: object) -> None:
+        self.items.append(item)
