@@ -34,6 +34,8 @@ HANN_GAMMA = 0.25645
 TOLERANCE = 1e-5
 #: Priority levels of the bucket queue between the tolerance and the loudest coefficient.
 N_BUCKETS = 512
+#: Frequency ranges walked independently (in parallel when threads allow).
+PARALLEL_BANDS = 2
 
 
 def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpectrogramConfig,
@@ -64,9 +66,11 @@ def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpect
     freq_np = freq.detach().float().cpu().contiguous().numpy()
     scales = (2 * math.pi * hop / sample_rate, -HANN_GAMMA * n_fft / hop, n_fft / sample_rate)
     out = np.empty(logmag_np.shape, dtype=np.float32)
-    workers = torch.get_num_threads()
+    # The split is fixed (not the thread count) so a render is the same on any machine;
+    # the two ranges run in parallel when torch may use more than one thread.
     tasks = [(b, lo, hi) for b in range(out.shape[0])
-             for lo, hi in _bands(logmag_np[b], level_np[b], workers)]
+             for lo, hi in _bands(logmag_np[b], level_np[b], PARALLEL_BANDS)]
+    workers = min(torch.get_num_threads(), len(tasks))
 
     def run(task: tuple[int, int, int]) -> None:
         b, lo, hi = task
@@ -75,7 +79,7 @@ def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpect
                 np.ascontiguousarray(level_np[b, :, lo:hi]), *scales, lo, seed + b, N_BUCKETS, part)
         out[b, :, lo:hi] = part
 
-    if workers > 1 and len(tasks) > 1:
+    if workers > 1:
         list(_pool(workers).map(run, tasks))
     else:
         for task in tasks:

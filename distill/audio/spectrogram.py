@@ -200,6 +200,8 @@ class ComplexSpectrogram(nn.Module):
         if spec.dim() != 4 or spec.shape[1] != 2:
             raise ValueError(f"expected spectrograms [B, 2, M, T], got {tuple(spec.shape)}")
         length = self.num_samples(spec.shape[-1]) if length is None else length
+        if spec.shape[-1] < 2:  # a single frame has no overlap-add to invert: silence
+            return spec.new_zeros(spec.shape[0], 1, length)
         freq = self._frequency_frames(spec)
         magnitude = self._magnitude_frames(spec, freq)
         if phase == "locked":

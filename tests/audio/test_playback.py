@@ -113,21 +113,32 @@ def test_without_a_device_start_says_why():
 
 
 # ------------------------------------------------------------------ real stream (JACK dummy)
+def _record_playback(tmp_path, engine: PlaybackEngine, attempt: int):
+    recording = tmp_path / f"rec{attempt}.wav"
+    engine.reset_counters()
+    rec = subprocess.Popen(["jack_rec", "-f", str(recording), "-d", "2", "-b", "32", "PortAudio:out_0"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.4)
+    sound = engine.play(synth.harmonic(330, 0.5))
+    rec.wait(timeout=10)
+    played, sr = sf.read(str(recording), dtype="float64")
+    return sound, played, sr, engine.telemetry()
+
+
 @pytest.mark.audio
 def test_real_stream_plays_bit_exact(jack_server, tmp_path):
     engine = PlaybackEngine()
     assert engine.start(rescan=True), engine.error
     try:
-        recording = tmp_path / "rec.wav"
-        rec = subprocess.Popen(["jack_rec", "-f", str(recording), "-d", "2", "-b", "32",
-                                "PortAudio:out_0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.4)
-        sound = engine.play(synth.harmonic(330, 0.5))
-        rec.wait(timeout=10)
-        telemetry = engine.telemetry()
+        # A busy machine can starve JACK's dummy clock (an underrun inserts silence); the
+        # engine reports it, and the check is repeated on a clean take.
+        for attempt in range(3):
+            sound, played, sr, telemetry = _record_playback(tmp_path, engine, attempt)
+            if telemetry.underruns == 0:
+                break
     finally:
         engine.close()
-    played, sr = sf.read(str(recording), dtype="float64")
+    assert telemetry.underruns == 0, "every take had underruns"
     assert sr == 48_000
     start = int(np.argmax(np.abs(played) > 0))
     errors = [np.abs(played[start + o:start + o + len(sound.data)] - sound.data).max()
@@ -135,4 +146,3 @@ def test_real_stream_plays_bit_exact(jack_server, tmp_path):
     assert min(errors) < 1e-6
     assert telemetry.running and telemetry.device
     assert 0 < telemetry.latency_ms < 200
-    assert telemetry.underruns == 0

@@ -226,3 +226,24 @@ def test_phase_advance_wraps():
 
     step = advance_per_frame(torch.tensor([0.0, 23_999.0, 1e6]), 512, SAMPLE_RATE)
     assert (step >= 0).all() and (step < 2 * math.pi).all()
+
+
+def test_render_is_independent_of_the_thread_count(cs):
+    spec = cs.waveform_to_complex_mel(torch.tensor(synth.harmonic(220, 1.0))[None, None])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cs.complex_mel_to_waveform(spec, phase="pghi")
+        torch.set_num_threads(2)
+        two = cs.complex_mel_to_waveform(spec, phase="pghi")
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(one, two, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_tiny_spectrograms_invert(cs, frames):
+    spec = cs.waveform_to_complex_mel(torch.randn(1, 1, 512 * (frames - 1) + 1) * 0.1)
+    for phase in ("locked", "pghi"):
+        out = cs.complex_mel_to_waveform(spec, phase=phase)
+        assert out.shape == (1, 1, cs.num_samples(frames)) and torch.isfinite(out).all()

@@ -1,0 +1,146 @@
+"""``LatentAnalysis``: the result of ``analyze_latents``, and how it lives in a model file.
+
+Stored through ``save_model``'s extras (``to_model_extras``) — tensors:
+
+- ``latent.mean`` ``[D]``, ``latent.components`` ``[K, D]`` (the slider basis);
+- ``latent.clip_latents`` ``[N, D]`` (every encoded clip: the map's points are their
+  projections, and any two dataset sounds can be morphed without re-encoding;
+  4 * N * D bytes, e.g. 1 MB for 2000 clips at D = 128);
+- ``latent.clip_files`` / ``latent.clip_indices`` ``[N]`` int64 (where each clip comes from);
+
+and metadata ``{"latent": {"version", "config", "latent_dim", "num_clips",
+"total_variance", "files": [relpath, ...], "axes": [AxisInfo dict, ...]}}``, the axes in
+the list-of-dicts form ``distill info`` prints. Each fact is stored once: map points,
+directions, ranges and ratios are not duplicated across tensors and metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from distill.latent.config import LatentConfig
+from distill.latent.errors import LatentFormatError
+from distill.latent.space import AxisInfo, LatentSpace
+
+#: Version of the stored layout; readers refuse newer ones.
+LATENT_FORMAT_VERSION = 1
+METADATA_KEY = "latent"
+_TENSORS = ("mean", "components", "clip_latents", "clip_files", "clip_indices")
+
+
+@dataclass(frozen=True, eq=False)
+class LatentAnalysis:
+    """Sliders, map and encoded clips of a trained model.
+
+    Attributes
+    ----------
+    space
+        The slider <-> latent mapping (mean, principal directions, labelled axes).
+    clip_latents
+        ``[N, D]`` posterior means of every cached clip.
+    clip_files, clip_indices
+        ``[N]`` int64: the clip's file (index into ``files``) and its index in that file.
+    files
+        Relative paths of the dataset's usable files.
+    total_variance
+        Total variance of ``clip_latents`` (the denominator of ``variance_ratio``).
+    config
+        The settings the analysis ran with.
+    """
+
+    space: LatentSpace
+    clip_latents: torch.Tensor
+    clip_files: torch.Tensor
+    clip_indices: torch.Tensor
+    files: tuple[str, ...]
+    total_variance: float
+    config: LatentConfig
+
+    @property
+    def axes(self) -> tuple[AxisInfo, ...]:
+        return self.space.axes
+
+    @property
+    def num_clips(self) -> int:
+        return int(self.clip_latents.shape[0])
+
+    def map_points(self) -> torch.Tensor:
+        """``[N, 2]`` map coordinates of every clip (first two axes; y = 0 with one axis)."""
+        return self.space.latent_to_map(self.clip_latents)
+
+    def clip_source(self, clip: int) -> tuple[str, int]:
+        """``(relpath, clip index within that file)`` of clip ``clip`` (0-based)."""
+        return self.files[int(self.clip_files[clip])], int(self.clip_indices[clip])
+
+    def to_model_extras(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """``(extra_tensors, extra_metadata)`` for ``save_model`` (see the module docstring)."""
+        tensors = {
+            f"{METADATA_KEY}.mean": self.space.mean,
+            f"{METADATA_KEY}.components": self.space.components,
+            f"{METADATA_KEY}.clip_latents": self.clip_latents,
+            f"{METADATA_KEY}.clip_files": self.clip_files,
+            f"{METADATA_KEY}.clip_indices": self.clip_indices,
+        }
+        metadata = {METADATA_KEY: {
+            "version": LATENT_FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "latent_dim": self.space.latent_dim,
+            "num_clips": self.num_clips,
+            "total_variance": self.total_variance,
+            "files": list(self.files),
+            "axes": [axis.to_dict() for axis in self.axes],
+        }}
+        return tensors, metadata
+
+    @classmethod
+    def from_model_extras(cls, extra_tensors: Mapping[str, torch.Tensor],
+                          extra_metadata: Mapping[str, Any]) -> LatentAnalysis | None:
+        """The analysis stored by ``to_model_extras``; None for a model saved without one.
+
+        Raises
+        ------
+        LatentFormatError
+            The stored analysis is incomplete, inconsistent or from a newer distill.
+        """
+        doc = extra_metadata.get(METADATA_KEY)
+        if doc is None:
+            return None
+        if not isinstance(doc, dict):
+            raise LatentFormatError("the model's latent analysis is corrupt (not a map)")
+        version = doc.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise LatentFormatError(f"the model's latent analysis is corrupt (version {version!r})")
+        if version > LATENT_FORMAT_VERSION:
+            raise LatentFormatError(f"the model's latent analysis has format version {version}; this "
+                                    f"distill reads up to {LATENT_FORMAT_VERSION}. Update distill")
+        missing = [n for n in _TENSORS if f"{METADATA_KEY}.{n}" not in extra_tensors]
+        if missing:
+            raise LatentFormatError(f"the model's latent analysis is incomplete (no {', '.join(missing)})")
+        t = {n: extra_tensors[f"{METADATA_KEY}.{n}"].detach().cpu() for n in _TENSORS}
+        try:
+            axes = tuple(AxisInfo.from_dict(a) for a in doc["axes"])
+            space = LatentSpace(t["mean"].float(), t["components"].float(), axes)
+            analysis = cls(space=space, clip_latents=t["clip_latents"].float(),
+                           clip_files=t["clip_files"].long(), clip_indices=t["clip_indices"].long(),
+                           files=tuple(str(f) for f in doc["files"]),
+                           total_variance=float(doc["total_variance"]),
+                           config=LatentConfig.from_dict(doc["config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LatentFormatError(f"the model's latent analysis is corrupt ({exc})") from None
+        analysis.check()
+        return analysis
+
+    def check(self) -> None:
+        """Raise ``LatentFormatError`` unless the clip tensors agree with each other and the space."""
+        n, d = self.num_clips, self.space.latent_dim
+        if self.clip_latents.shape != (n, d) or self.clip_files.shape != (n,) \
+                or self.clip_indices.shape != (n,):
+            raise LatentFormatError(
+                f"the model's latent analysis is inconsistent (clip latents {list(self.clip_latents.shape)}, "
+                f"files {list(self.clip_files.shape)}, indices {list(self.clip_indices.shape)}, D = {d})")
+        if n and (int(self.clip_files.min()) < 0 or int(self.clip_files.max()) >= len(self.files)):
+            raise LatentFormatError("the model's latent analysis is inconsistent (clip file out of range)")
