@@ -51,12 +51,8 @@ def mel_geometry(config: ComplexSpectrogramConfig, sample_rate: int = SAMPLE_RAT
 
 @lru_cache(maxsize=8)
 def _mel_geometry(n_fft: int, n_mels: int, sample_rate: int) -> MelGeometry:
-    import librosa  # slow import, kept out of module import time
-
-    filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0,
-                                  fmax=sample_rate / 2, htk=False, norm="slaney",
-                                  dtype=np.float64)
-    edges = librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=sample_rate / 2, htk=False)
+    edges = mel_frequencies(n_mels + 2, 0.0, sample_rate / 2)
+    filters = mel_filters(sample_rate, n_fft, edges)
     centres = edges[1:-1]
     bin_width = sample_rate / n_fft
     if_scale = (edges[2:] - edges[:-2]) / 2 + bin_width
@@ -67,6 +63,47 @@ def _mel_geometry(n_fft: int, n_mels: int, sample_rate: int) -> MelGeometry:
     for a in arrays:
         a.setflags(write=False)
     return MelGeometry(*arrays)
+
+
+# Slaney's mel scale (Auditory Toolbox; librosa's default): linear below 1 kHz, log above.
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOG_STEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / _F_SP
+    log = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOG_STEP
+    return np.where(hz >= _MIN_LOG_HZ, log, linear)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    linear = _F_SP * mel
+    log = _MIN_LOG_HZ * np.exp(_LOG_STEP * (mel - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log, linear)
+
+
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """``n`` frequencies (Hz) evenly spaced on the Slaney mel scale from fmin to fmax."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n))
+
+
+def mel_filters(sample_rate: int, n_fft: int, edges: np.ndarray) -> np.ndarray:
+    """``[M, K]`` triangular filters between consecutive ``edges``, Slaney area-normalised.
+
+    Equal to ``librosa.filters.mel(norm="slaney", htk=False)`` (tested), without
+    importing librosa (and numba) on the representation's path.
+    """
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    widths = np.diff(edges)
+    ramps = edges[:, None] - freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    filters = np.maximum(0.0, np.minimum(lower, upper))
+    return filters * (2.0 / (edges[2:] - edges[:-2]))[:, None]
 
 
 def _interpolation_weights(filters: np.ndarray) -> np.ndarray:

@@ -31,6 +31,10 @@ MAG_FLOOR = 1e-8
 #: ``waveform_to_complex_mel`` computes changes without a config change: caches and model
 #: files made with another version hold different numbers.
 REPRESENTATION_VERSION = 1
+#: Largest magnitude the inverse accepts: mel energy e^40 * MAG_FLOOR is ~10^6 times any
+#: real full-scale sound, yet far from float32 overflow (an untrained decoder's output can
+#: be anything; expm1 of it must stay finite so losses never turn NaN).
+MAG_CEILING = 40.0
 
 PhaseMethod = Literal["locked", "pghi"]
 
@@ -135,7 +139,7 @@ class ComplexSpectrogram(nn.Module):
 
     def _frequency_frames(self, spec: torch.Tensor) -> torch.Tensor:
         """``[B, T, K]`` Hz: per bin, the energy-weighted mean frequency of its bands."""
-        energy = torch.expm1(spec[:, 0].clamp_min(0.0)) + 1e-6  # relative weights suffice
+        energy = _mel_energy(spec) / MAG_FLOOR + 1e-6  # relative weights suffice
         weighted = torch.stack([energy * self.band_frequencies(spec), energy])  # [2, B, M, T]
         num, den = torch.matmul(weighted.transpose(-1, -2), self.synthesis.t())  # [B, T, K] each
         return num / den  # den > 0: every bin has a band (see MelGeometry.synthesis)
@@ -153,7 +157,7 @@ class ComplexSpectrogram(nn.Module):
            band becomes a peak again.
         3. THEN the square root: energies, not amplitudes, are interpolated and moved.
         """
-        energy = torch.expm1(spec[:, 0].clamp_min(0.0)) * MAG_FLOOR
+        energy = _mel_energy(spec)
         log_density = torch.log((energy / self.band_area[:, None]).clamp_min(1e-30))
         power = torch.exp(torch.matmul(log_density.transpose(-1, -2), self.synthesis.t()))
         return self._reassign(power, freq).clamp_min(1e-30).sqrt()
@@ -259,6 +263,11 @@ class ComplexSpectrogram(nn.Module):
         if wave.shape[-1] < length:
             wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
         return wave.unsqueeze(1)
+
+
+def _mel_energy(spec: torch.Tensor) -> torch.Tensor:
+    """Channel 0 of ``[B, 2, M, T]`` back to mel energy ``[B, M, T]`` (kept finite)."""
+    return torch.expm1(spec[:, 0].clamp(0.0, MAG_CEILING)) * MAG_FLOOR
 
 
 def _princarg(x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Configuration dataclasses of the whole pipeline, each serialisable to JSON.
 
 ``ComplexSpectrogramConfig`` (the representation), ``DataConfig`` (clips and cache),
-``ModelConfig`` (VAE hyper-parameters), ``AugmentationConfig`` and ``TrainingConfig``.
+``ModelConfig`` (VAE hyper-parameters), ``AugmentationConfig``, ``TrainingConfig`` and
+``RunConfig`` (the four that make up a training run).
 Thresholds and intervals live here, never inline in the code that uses them.
 """
 
@@ -135,7 +136,48 @@ class TrainingConfig(ConfigBase):
     """Everything a training run needs beyond the data and the model.
 
     ``preset`` names the dataset-size preset ("auto" picks one from the number of files);
-    settings given explicitly by the user win over the preset's.
+    settings given explicitly by the user win over the preset's
+    (``distill.training.presets.apply_preset``).
+
+    Attributes
+    ----------
+    epochs, batch_size, learning_rate, weight_decay
+        The optimiser (AdamW) and the length of the run.
+    lr_warmup_fraction, min_lr_fraction
+        Learning-rate schedule: linear warm-up over this share of the steps, then a cosine
+        decay to ``min_lr_fraction`` times the learning rate.
+    kl_warmup_fraction, kl_max_beta
+        The KL weight ramps linearly from 0 to ``kl_max_beta`` over this share of the steps.
+    stft_loss_clips
+        Clips of each training batch that also get the waveform (multi-resolution STFT)
+        loss; 0 = every clip. The term costs ~13 ms per clip and step on 2 CPU threads
+        whatever the batch size (``benchmarks/train.py``: +66 % on a whole batch of 8,
+        +7 % on one clip); a random sub-batch gives the same expected gradient for a
+        fraction of it (see ``distill.training.steps``). Validation uses every clip.
+    stft_start_fraction, stft_ramp_fraction
+        The waveform loss is off for this share of the steps, then its weight ramps up
+        linearly over the next share. From an untrained decoder the synthesised waveform
+        is orders of magnitude too loud, so the term (~100x the others) and its gradient
+        swamp the spectrogram terms and magnitude learning stalls; once the spectrogram
+        is roughly right the term refines it (measured: same validation magnitude loss
+        as without it, waveform loss 2.3 vs 3.5 with the term on from step 0).
+    validation_fraction, min_files_for_file_split
+        Held-out share, split by file from this many files on, by clip below.
+    checkpoint_every_epochs, keep_checkpoints, preview_every_epochs
+        Checkpoint cadence (plus one on finish and one on cancel), how many to keep, and
+        how often a preview (spectrogram + audio) is rendered.
+    early_stop_patience
+        Stop after this many epochs without a better validation loss; 0 = never.
+    seed, device, num_threads, num_workers
+        Reproducibility, ``"auto"`` = CUDA, then MPS, then CPU; torch threads (0 = the
+        policy of ``distill.threads``); DataLoader worker processes (0 = in-process).
+    grad_clip_norm
+        Gradients are clipped to this global norm (0 = no clipping).
+    max_rollbacks, rollback_lr_factor, divergence_factor, divergence_window, divergence_min_steps
+        Divergence handling: a NaN/Inf loss, or one above ``divergence_factor`` times the
+        median of the last ``divergence_window`` step losses (once ``divergence_min_steps``
+        are known), rolls back to the last good checkpoint with the learning rate times
+        ``rollback_lr_factor``; after ``max_rollbacks`` rollbacks training stops.
     """
 
     epochs: int = 100
@@ -158,6 +200,16 @@ class TrainingConfig(ConfigBase):
     rollback_lr_factor: float = 0.5
     divergence_factor: float = 1e3
     preset: str = "auto"
+    lr_warmup_fraction: float = 0.02
+    min_lr_fraction: float = 0.1
+    stft_loss_clips: int = 1
+    stft_start_fraction: float = 0.2
+    stft_ramp_fraction: float = 0.1
+    keep_checkpoints: int = 3
+    early_stop_patience: int = 0
+    num_workers: int = 0
+    divergence_window: int = 50
+    divergence_min_steps: int = 10
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -174,3 +226,40 @@ class TrainingConfig(ConfigBase):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
+        if self.preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {', '.join(PRESET_NAMES)}, got {self.preset!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.kl_max_beta < 0:
+            raise ValueError(f"kl_max_beta must be >= 0, got {self.kl_max_beta}")
+        for name in ("lr_warmup_fraction", "min_lr_fraction", "stft_start_fraction", "stft_ramp_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("stft_loss_clips", "early_stop_patience", "num_workers", "max_rollbacks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("checkpoint_every_epochs", "keep_checkpoints", "preview_every_epochs",
+                     "divergence_window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.rollback_lr_factor < 1:
+            raise ValueError(f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}")
+        if self.divergence_factor <= 1:
+            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
+
+
+#: Dataset-size presets (``distill.training.presets``); "auto" picks one from the file count.
+PRESET_NAMES = ("auto", "tiny", "small", "large")
+
+
+@dataclass(frozen=True)
+class RunConfig(ConfigBase):
+    """The whole configuration of a training run: representation, clips, model, training.
+
+    Checkpoints store it as one document; model files store its four parts.
+    """
+
+    spectrogram: ComplexSpectrogramConfig = field(default_factory=ComplexSpectrogramConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)

@@ -1,0 +1,259 @@
+"""Training benchmark: clips/s, seconds per epoch, where a step's time goes, peak memory.
+
+Each case runs in a fresh process (its own peak RSS, its own thread pool) on the default
+17 M-parameter model and representation, 2 threads unless told otherwise:
+
+- ``all, STFT on 1 clip (default)`` — the shipped configuration: magnitude, IF and KL on
+  every clip, the waveform (multi-resolution STFT) term on ``stft_loss_clips`` clip(s);
+- ``all, STFT on 2 clips`` / ``on every clip`` — what a bigger waveform sub-batch costs;
+- ``baseline (mag + IF + KL)`` — no waveform term: the cost the others compare to.
+
+A step is timed part by part (data, forward, each loss term, backward, optimizer: the
+composition of ``distill.training.steps.batch_losses``), and as a whole through the real
+``steps.train_step`` ("step ms"). Medians over the measured steps, in ms.
+
+    python benchmarks/train.py                      # generated dataset (24 files of 2 s)
+    python benchmarks/train.py ~/sounds --batch-sizes 8 --json out.json
+
+Measured (2-core AMD EPYC VM shared with other engineers' jobs, load average ~1-1.5,
+so numbers move by 10-30 % between runs; torch 2.13 CPU, PASSIVE OpenMP wait, 2 threads,
+12 steps per case, 54 training clips)::
+
+    case                           batch  step ms clips/s s/epoch RSS MiB   data forward  stft backward optim
+    all, STFT on 1 clip (default)      8      171    46.8     1.2     948    1.1    39.0  21.2     84.4  29.1
+    all, STFT on 2 clips               8      192    41.7     1.3     966    1.0    38.6  27.3     87.6  30.5
+    all, STFT on every clip            8      266    30.1     1.9    1098    1.0    36.5  70.6    114.6  25.9
+    baseline (mag + IF + KL)           8      160    49.9     1.1     884    1.0    40.1   0.0     72.4  42.0
+    all, STFT on 1 clip (default)     32      389    82.4     0.8    1274    2.6   119.2  22.8    210.8  26.6
+    all, STFT on 2 clips              32      396    80.8     0.8    1297    2.5   114.0  28.1    210.7  26.8
+    all, STFT on every clip           32      783    40.9     1.6    2217    2.4   107.9 271.5    405.6  26.0
+    baseline (mag + IF + KL)          32      361    88.6     0.7    1248    2.6   123.1   0.0    207.2  27.7
+
+(magnitude, IF and KL terms: < 1 ms each.) What it says:
+
+- the waveform term costs ~13 ms per clip and step whatever the batch, so it runs on
+  one clip per batch (+7 % at batch 8, +8 % at batch 32; off for the first 20 % of a run,
+  ``TrainingConfig.stft_start_fraction``, which is not counted here); on every clip it
+  would add 66-117 %;
+- the backward pass is half of a step, the forward a quarter; data loading (memory-mapped
+  float16 cache, in-process) ~0.5 %;
+- peak RSS: < 1 GiB at batch 8, ~1.25 GiB at batch 32 with or without the waveform term.
+  Of that, ~690 MiB is fixed before the first activation: the torch runtime (~220),
+  librosa + scipy imported by the mel filterbank of ``ComplexSpectrogram`` (~130),
+  ``torch._dynamo`` pulled in by the first ``torch.optim`` optimizer (~70), weights,
+  gradients and AdamW moments (~270); the forward activations of batch 32 add ~400.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# isort: off
+import distill  # noqa: F401  (sets OMP_WAIT_POLICY: it must come before torch loads OpenMP)
+import numpy as np
+import torch
+# isort: on
+
+from distill.audio import synth
+from distill.audio.io import save_audio
+from distill.audio.spectrogram import ComplexSpectrogram
+from distill.data import build_cache, make_datasets
+from distill.models import (
+    ConvVAE,
+    instantaneous_frequency_loss,
+    kl_divergence,
+    magnitude_loss,
+    multi_resolution_stft_loss,
+)
+from distill.threads import apply_thread_policy
+from distill.training import steps
+from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
+from distill.training.config import LossWeights, RunConfig, TrainingConfig
+
+#: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
+CASES = {
+    f"all, STFT on {TrainingConfig.stft_loss_clips} clip (default)": (LossWeights(),
+                                                                 TrainingConfig.stft_loss_clips),
+    "all, STFT on 2 clips": (LossWeights(), 2),
+    "all, STFT on every clip": (LossWeights(), 0),
+    "baseline (mag + IF + KL)": (LossWeights(stft=0.0), 0),
+}
+PARTS = ("data", "forward", "magnitude", "instantaneous_frequency", "kl", "stft", "backward", "optimizer")
+
+
+def synthetic_dataset(folder: Path, files: int = 24, seconds: float = 2.0) -> Path:
+    """A deterministic folder of varied sounds (tones, plucks, bells, noise, drums)."""
+    makers: list[Callable[[int], np.ndarray]] = [
+        lambda i: synth.harmonic(110 * 2 ** (i / 7), seconds, rolloff=0.5 + (i % 4) / 2,
+                                 vibrato=0.2 * (i % 3)),
+        lambda i: synth.pluck(150 * 2 ** (i / 9), seconds, brightness=0.2 + 0.1 * (i % 7), seed=i),
+        lambda i: synth.fm_bell(200 * 2 ** (i / 8), seconds, ratio=1.2 + 0.3 * (i % 4)),
+        lambda i: synth.noise_burst(seconds, centre=500 * 2 ** (i % 6), bandwidth=0.5 + (i % 3), seed=i),
+        lambda i: synth.drum(50 + 10 * (i % 6), min(seconds, 0.6 + 0.2 * (i % 3)), seed=i),
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        save_audio(folder / f"sound_{i:02d}.wav", makers[i % len(makers)](i))
+    return folder
+
+
+def timed(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[object, float]:
+    start = time.perf_counter()
+    out = fn()
+    sync()
+    return out, time.perf_counter() - start
+
+
+def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSetup, beta: float,
+                      sync: Callable[[], None]) -> dict[str, float]:
+    """One step of ``steps.train_step``'s work, each part timed (seconds)."""
+    t: dict[str, float] = {}
+    batch, t["data"] = timed(lambda: next(batches), sync)
+    (recon, mu, logvar), t["forward"] = timed(lambda: model(batch), sync)
+    mag, t["magnitude"] = timed(lambda: magnitude_loss(recon, batch), sync)
+    inst, t["instantaneous_frequency"] = timed(lambda: instantaneous_frequency_loss(recon, batch), sync)
+    kl, t["kl"] = timed(lambda: kl_divergence(mu, logvar), sync)
+    w = setup.weights
+    total = w.magnitude * mag + w.instantaneous_frequency * inst + w.kl * beta * kl
+    t["stft"] = 0.0
+    if w.stft:
+        k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
+
+        def stft_term() -> torch.Tensor:
+            with torch.no_grad():
+                target = setup.synthesize(batch[:k])
+            return multi_resolution_stft_loss(setup.synthesize(recon[:k]), target)
+
+        stft, t["stft"] = timed(stft_term, sync)
+        total = total + w.stft * stft
+    optimizer.zero_grad(set_to_none=True)
+    _, t["backward"] = timed(total.backward, sync)
+
+    def update() -> None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+
+    _, t["optimizer"] = timed(update, sync)
+    return t
+
+
+def endless_batches(dataset, batch_size: int, device: torch.device):
+    epoch = 0
+    while True:
+        epoch += 1
+        yield from load_batches(dataset, epoch_batches(len(dataset), batch_size, 0, epoch), device)
+
+
+def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, threads: int,
+                 warmup: int, repeats: int) -> dict:
+    apply_thread_policy(threads)
+    device = torch.device("cpu")
+    weights, stft_clips = CASES[case]
+    run = RunConfig(training=TrainingConfig(batch_size=batch_size, loss_weights=weights,
+                                            stft_loss_clips=stft_clips))
+    cache = build_cache(folder, run.spectrogram, run.data, cache_dir)
+    datasets = make_datasets(cache, run.training)
+    torch.manual_seed(0)
+    model = ConvVAE.from_config(run.model, run.spectrogram, run.data).to(device).train()
+    optimizer = steps.make_optimizer(model, run.training)
+    scheduler = steps.make_scheduler(optimizer, run.training, total_steps=10_000)
+    synthesize = steps.make_synthesize(ComplexSpectrogram(run.spectrogram), datasets.stats)
+    setup = steps.LossSetup(weights, synthesize, stft_clips)
+    beta, sync = run.training.kl_max_beta, (lambda: None)
+    batches = endless_batches(datasets.train, batch_size, device)
+    parts = [instrumented_step(model, optimizer, scheduler, batches, setup, beta, sync)
+             for _ in range(warmup + repeats)][warmup:]
+    whole = []
+    for _ in range(repeats):
+        batch = next(batches)
+        start = time.perf_counter()
+        steps.train_step(model, optimizer, scheduler, batch, setup, beta, 1.0)
+        whole.append(time.perf_counter() - start)
+    median = {p: 1e3 * float(np.median([t[p] for t in parts])) for p in PARTS}
+    step_s = float(np.median(whole))
+    n_train = len(datasets.train)
+    return {
+        "case": case, "batch": batch_size, "threads": threads, "steps": repeats,
+        "parts_ms": median, "sum_ms": sum(median.values()), "train_step_ms": 1e3 * step_s,
+        "clips_per_s": batch_size / step_s, "train_clips": n_train,
+        "epoch_s": steps_per_epoch(n_train, batch_size) * step_s,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    short = {"instantaneous_frequency": "IF", "magnitude": "mag", "optimizer": "optim"}
+    head = (f"{'case':<31}{'batch':>5}{'step ms':>9}{'clips/s':>8}{'s/epoch':>8}{'RSS MiB':>8}  "
+            + " ".join(f"{short.get(p, p):>7}" for p in PARTS))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['case']:<31}{r['batch']:>5}{r['train_step_ms']:>9.0f}{r['clips_per_s']:>8.1f}"
+                     f"{r['epoch_s']:>8.1f}{r['peak_rss_mib']:>8.0f}  "
+                     + " ".join(f"{r['parts_ms'][p]:>7.1f}" for p in PARTS))
+    epoch = rows[0]["train_clips"] if rows else 0
+    return "\n".join(lines) + (f"\n(step ms: median of steps.train_step; parts in ms, medians of an "
+                               f"instrumented step; s/epoch for {epoch} training clips)")
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folder", nargs="?", type=Path, help="dataset folder (default: generated)")
+    p.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[8, 32])
+    p.add_argument("--cases", type=lambda s: s.split(";"), default=list(CASES),
+                   help=f"';'-separated subset of: {'; '.join(CASES)}")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=8, help="measured steps per case")
+    p.add_argument("--cache-dir", type=Path, help="spectrogram cache (default: a temporary one)")
+    p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.folder or synthetic_dataset(Path(tmp) / "sounds")
+        cache_dir = args.cache_dir or Path(tmp) / "cache"
+        if args.child:
+            case, batch = args.child.rsplit("|", 1)
+            row = measure_case(folder, cache_dir, case, int(batch), args.threads, args.warmup, args.steps)
+            args.json.write_text(json.dumps(row))
+            return 0
+        build_cache(folder, cache_dir=cache_dir)  # once, outside the timed children
+        rows = []
+        for batch in args.batch_sizes:
+            for case in args.cases:
+                out = Path(tmp) / "row.json"
+                subprocess.run([sys.executable, __file__, str(folder), "--child", f"{case}|{batch}",
+                                "--json", str(out), "--cache-dir", str(cache_dir), "--threads",
+                                str(args.threads), "--warmup", str(args.warmup), "--steps",
+                                str(args.steps)], check=True)
+                rows.append(json.loads(out.read_text()))
+                print(format_table(rows[-1:]).splitlines()[2], flush=True)
+    print()
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Training presets chosen from the size of the dataset.
+
+- ``tiny`` (5-20 files): a few minutes of audio at most, so the model sees every clip
+  often and memorises fast. Augmentation on, decoupled weight decay, a longer and
+  stronger KL warm-up (a smoother latent space rather than a lookup table), more epochs
+  (each epoch is only a few steps) and smaller batches (more steps per epoch).
+- ``small`` (21-100 files): light regularisation, light augmentation (gain only).
+- ``large`` (more): no augmentation, bigger batches, fewer epochs (each epoch is long).
+
+``apply_preset`` fills in the preset's values for every setting the user did not set
+explicitly: explicit settings always win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from distill.training.config import PRESET_NAMES, AugmentationConfig, TrainingConfig
+
+#: Largest file count of each preset, in order; above the last one: "large".
+PRESET_LIMITS = (("tiny", 20), ("small", 100))
+
+#: Settings of each preset (``TrainingConfig`` field -> value).
+PRESETS: Mapping[str, Mapping[str, Any]] = {
+    "tiny": {
+        "epochs": 300,
+        "batch_size": 8,
+        "weight_decay": 1e-4,
+        "kl_warmup_fraction": 0.5,
+        "kl_max_beta": 2e-3,
+        "augmentation": AugmentationConfig(enabled=True),
+        "checkpoint_every_epochs": 25,
+        "preview_every_epochs": 10,
+    },
+    "small": {
+        "epochs": 150,
+        "batch_size": 16,
+        "weight_decay": 1e-5,
+        "kl_warmup_fraction": 0.3,
+        "kl_max_beta": 1e-3,
+        "augmentation": AugmentationConfig(enabled=True, time_shift_frames=0, pitch_shift_bands=0,
+                                           noise_level=0.0),
+        "checkpoint_every_epochs": 10,
+        "preview_every_epochs": 5,
+    },
+    "large": {
+        "epochs": 60,
+        "batch_size": 32,
+        "weight_decay": 0.0,
+        "kl_warmup_fraction": 0.2,
+        "kl_max_beta": 1e-3,
+        "augmentation": AugmentationConfig(enabled=False),
+        "checkpoint_every_epochs": 5,
+        "preview_every_epochs": 1,
+    },
+}
+
+
+def choose_preset(num_files: int) -> str:
+    """The preset for a dataset of ``num_files`` usable files: ``tiny``, ``small`` or ``large``."""
+    for name, limit in PRESET_LIMITS:
+        if num_files <= limit:
+            return name
+    return "large"
+
+
+def apply_preset(config: TrainingConfig, preset: str, explicit: Iterable[str] = ()) -> TrainingConfig:
+    """``config`` with the preset's settings, except those named in ``explicit``.
+
+    Parameters
+    ----------
+    config
+        The user's configuration (defaults plus whatever they changed).
+    preset
+        ``tiny``, ``small`` or ``large`` (resolve ``auto`` with ``choose_preset`` first).
+    explicit
+        ``TrainingConfig`` field names the user set: their values in ``config`` are kept.
+        ``"augmentation.<field>"`` keeps one field of the augmentation and takes the rest
+        from the preset; ``"augmentation"`` keeps all of it.
+
+    Returns
+    -------
+    TrainingConfig
+        A new config whose ``preset`` names the preset applied.
+    """
+    if preset not in PRESETS:
+        choices = ", ".join(n for n in PRESET_NAMES if n != "auto")
+        raise ValueError(f"unknown preset {preset!r} (choose {choices})")
+    explicit = set(explicit)
+    changes: dict[str, Any] = {}
+    for name, value in PRESETS[preset].items():
+        if name in explicit:
+            continue
+        if isinstance(value, AugmentationConfig):
+            kept = {f.split(".", 1)[1] for f in explicit if f.startswith(name + ".")}
+            value = value.replace(**{f: getattr(config.augmentation, f) for f in kept})
+        changes[name] = value
+    return config.replace(**changes, preset=preset)
+
+
+def resolve_preset(config: TrainingConfig, num_files: int, explicit: Iterable[str] = ()) -> TrainingConfig:
+    """Apply ``config.preset`` (``auto``: chosen from ``num_files``) under the explicit settings."""
+    name = choose_preset(num_files) if config.preset == "auto" else config.preset
+    return apply_preset(config, name, explicit)

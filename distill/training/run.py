@@ -1,0 +1,184 @@
+"""``train``: folder (or cache) in, model file out — the one entry of the CLI and the studio.
+
+Steps: check the output can be written; read the checkpoint to resume from; build or
+update the dataset cache (its events forwarded); apply the dataset-size preset (settings
+set explicitly win); split; train (``Trainer``); analyse and save the model
+(``finalize_model``). Every user error becomes a ``DistillError`` with a message written
+for a musician, after a ``Failed`` event with the same message, so a GUI may listen to
+either. A cancelled run still saves the model trained so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from distill.data import DatasetCache, build_cache, make_datasets
+from distill.errors import DatasetError, DistillError, TrainingError
+from distill.training.checkpoint import (
+    Checkpoint,
+    CheckpointFolder,
+    default_checkpoint_root,
+    read_checkpoint,
+    write_failure,
+)
+from distill.training.config import RunConfig
+from distill.training.events import EventCallback, Failed, Finished, TrainingCancelledError, TrainingControl
+from distill.training.finalize import finalize_model
+from distill.training.presets import resolve_preset
+from distill.training.trainer import Trainer, TrainOutcome
+
+log = logging.getLogger(__name__)
+
+#: Training settings a resumed run may change; everything else comes from the checkpoint.
+RESUME_OVERRIDES = frozenset({"epochs", "device", "num_threads", "num_workers", "keep_checkpoints",
+                              "checkpoint_every_epochs", "preview_every_epochs", "early_stop_patience"})
+
+
+def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfig | None = None, *,
+          explicit: Iterable[str] = (), on_event: EventCallback | None = None,
+          control: TrainingControl | None = None, cache_dir: str | Path | None = None,
+          checkpoint_dir: str | Path | None = None, resume: str | Path | None = None) -> Path:
+    """Train a model on a folder of sounds and write its model file.
+
+    Parameters
+    ----------
+    source
+        Dataset folder (scanned and cached), or a cache already built with
+        ``setup.spectrogram`` / ``setup.data``.
+    output
+        The model file to write (``.distill``).
+    setup
+        The run's configuration (defaults when None). ``setup.training.preset`` "auto"
+        picks a preset from the number of usable files.
+    explicit
+        ``TrainingConfig`` field names the user set: the preset does not override them
+        (and on resume, those in ``RESUME_OVERRIDES`` replace the checkpoint's).
+    on_event
+        Called on this thread with the dataset events, the training events
+        (``distill.training.events``), the analysis events, then ``Finished`` or ``Failed``.
+    control
+        Pause/resume/cancel from any thread.
+    cache_dir, checkpoint_dir
+        Cache root (default: the user cache) and this run's checkpoint folder (default:
+        ``<user data>/checkpoints/<model name>-<time>``, or the folder of ``resume``).
+    resume
+        A checkpoint to continue from: its configuration and position are restored.
+
+    Returns
+    -------
+    Path
+        The model file (also when the run was cancelled).
+
+    Raises
+    ------
+    TrainingCancelledError
+        Cancelled before a single step was trained (nothing to save).
+    DistillError
+        Unusable dataset, unwritable output or checkpoint folder, disk full, a device
+        that is not there, or divergence (the last good model is then still saved).
+    """
+    emit = on_event or (lambda event: None)
+    control = control or TrainingControl()
+    try:
+        path, outcome = _train(source, Path(output).expanduser(), setup or RunConfig(), set(explicit),
+                               emit, control, cache_dir, checkpoint_dir, resume)
+    except DistillError as exc:
+        emit(Failed(str(exc)))
+        raise
+    except torch.OutOfMemoryError:
+        error = TrainingError("out of memory on the GPU: try a smaller batch size (--batch-size)")
+        emit(Failed(str(error)))
+        raise error from None
+    except Exception as exc:  # a bug: reported like the rest, then raised with its traceback
+        emit(Failed(f"unexpected error: {type(exc).__name__}: {exc}"))
+        raise
+    if outcome.status == "diverged":
+        message = f"{outcome.message}. The last good model was saved to {path}"
+        emit(Failed(message, path))
+        raise TrainingError(message)
+    emit(Finished(path, outcome.epochs, stopped_early=outcome.status == "stopped_early",
+                  cancelled=outcome.status == "cancelled"))
+    return path
+
+
+def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, explicit: set[str],
+           emit: EventCallback, control: TrainingControl, cache_dir: str | Path | None,
+           checkpoint_dir: str | Path | None, resume: str | Path | None) -> tuple[Path, TrainOutcome]:
+    check_output(output)
+    resumed = read_checkpoint(resume) if resume is not None else None
+    cache = load_cache(source, resumed.run if resumed else setup, cache_dir, emit, control)
+    run = resolve_run(setup, explicit, resumed, len(cache.files))
+    normalization = resumed.normalization if resumed else cache.normalization_stats()
+    datasets = make_datasets(cache, run.training, normalization)
+    folder = CheckpointFolder(checkpoint_folder(output, checkpoint_dir, resumed),
+                              run.training.keep_checkpoints, last=resumed.path if resumed else None)
+    folder.check_writable()
+    trainer = Trainer(run, datasets, checkpoints=folder, on_event=emit, control=control, resume=resumed)
+    outcome = trainer.run()
+    if outcome.steps == 0:
+        raise TrainingCancelledError("training was cancelled before the first step; nothing was saved")
+    path = finalize_model(output, trainer.model, run, normalization, trainer.state.history, cache,
+                          on_event=emit, control=control, last_checkpoint=folder.last)
+    return path, outcome
+
+
+def check_output(path: Path) -> None:
+    """Fail now, not after hours of training, when the model file cannot be written."""
+    if path.is_dir():
+        raise TrainingError(f"{path} is a folder; give the name of the model file to write "
+                            f"(e.g. {path / 'model.distill'})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise TrainingError(write_failure("the model", path, exc, None)) from None
+
+
+def load_cache(source: str | Path | DatasetCache, run: RunConfig, cache_dir: str | Path | None,
+               emit: EventCallback, control: TrainingControl) -> DatasetCache:
+    """The cache of the dataset, built or brought up to date, with at least one usable file."""
+    if isinstance(source, DatasetCache):
+        if (source.spectrogram_config, source.data_config) != (run.spectrogram, run.data):
+            raise TrainingError("the dataset cache was built with other representation or clip "
+                                "settings than this run uses")
+        return source
+    cache = build_cache(source, run.spectrogram, run.data, cache_dir, on_event=emit,
+                        cancel=control.is_cancelled)
+    if cache.report.cancelled:
+        raise TrainingCancelledError("cancelled while preparing the dataset; nothing was trained")
+    if not cache.files:
+        raise DatasetError(f"no usable audio files in {cache.report.folder} "
+                           f"({cache.report.summary.describe()}); run `distill dataset` on the folder "
+                           "to see why each file was skipped")
+    return cache
+
+
+def resolve_run(setup: RunConfig, explicit: set[str], resumed: Checkpoint | None,
+                num_files: int) -> RunConfig:
+    """The configuration to train with: the preset under the explicit settings, or on resume
+    the checkpoint's with the few settings a resumed run may change."""
+    if resumed is None:
+        return setup.replace(training=resolve_preset(setup.training, num_files, explicit))
+    saved = resumed.run.training
+    changes = {name: getattr(setup.training, name) for name in explicit & RESUME_OVERRIDES}
+    ignored = sorted(name for name in explicit - RESUME_OVERRIDES
+                     if hasattr(saved, name) and getattr(setup.training, name) != getattr(saved, name))
+    if ignored:
+        log.warning("resuming: %s come(s) from the checkpoint; the values given are ignored",
+                    ", ".join(ignored))
+    return resumed.run.replace(training=saved.replace(**changes))
+
+
+def checkpoint_folder(output: Path, requested: str | Path | None, resumed: Checkpoint | None) -> Path:
+    if requested is not None:
+        return Path(requested).expanduser()
+    if resumed is not None and resumed.path is not None:
+        return resumed.path.parent
+    return default_checkpoint_root() / f"{output.stem}-{datetime.now():%Y%m%d-%H%M%S}"

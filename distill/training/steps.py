@@ -1,0 +1,176 @@
+"""The verbs of one training run: optimiser and schedule, a training step, validation.
+
+The waveform (multi-resolution STFT) term runs on ``stft_loss_clips`` clips of each
+training batch (default 1), not all of them. Measured with ``benchmarks/train.py``
+(2-core shared VM, 17 M-parameter model, 2 threads, medians of 12 steps): the term costs
+~13 ms per clip per step (synthesis of target and reconstruction, three STFT
+resolutions, the backward pass through the differentiable inverse), whatever the batch
+size. Spectrogram-only steps took 160 ms (batch 8) and 361 ms (batch 32); with the term
+on every clip 266 / 783 ms (+66 % / +117 %), on 2 clips 192 / 396 ms, on 1 clip 171 /
+389 ms (+7 % / +8 %, within this machine's run-to-run noise) — and it is off for the first
+``stft_start_fraction`` of the run. Batches are shuffled, so the first clip of a batch
+is a uniform random draw and the term's expected gradient is unchanged; only its
+variance grows, while the spectrogram terms (on every clip) carry most of the signal.
+Caching target waveforms would save only the gradient-free third of the cost, never with
+augmentation (targets change every epoch), at ~0.2 MB of RAM per clip: not done.
+Validation computes every term on every clip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from distill.audio.normalization import NormalizationStats
+from distill.audio.spectrogram import ComplexSpectrogram
+from distill.models import ConvVAE, LossTerms, multi_resolution_stft_loss, vae_loss
+from distill.models.losses import Synthesize
+from distill.training.config import LossWeights, TrainingConfig
+
+
+def make_synthesize(spectrogram: ComplexSpectrogram, normalization: NormalizationStats) -> Synthesize:
+    """Normalised ``[B, 2, M, T]`` -> waveforms ``[B, 1, S]`` through the differentiable
+    ("locked") inverse, for the waveform loss."""
+    def synthesize(spec: torch.Tensor) -> torch.Tensor:
+        # An untrained decoder's magnitudes can be huge; the inverse clamps them
+        # (MAG_CEILING) so the waveform loss stays finite.
+        return spectrogram.complex_mel_to_waveform(normalization.denormalize(spec), phase="locked")
+
+    return synthesize
+
+
+@dataclass(frozen=True)
+class LossSetup:
+    """How a batch is scored: term weights, the differentiable synthesis (None: no
+    waveform term), how many clips of a batch get the waveform term (0 = all) and the
+    factor of its weight at this point of the run (``state.stft_factor``)."""
+
+    weights: LossWeights
+    synthesize: Synthesize | None
+    stft_clips: int = 0
+    stft_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Losses of one batch; ``problem`` is None when the update was applied, else why not."""
+
+    losses: dict[str, float]
+    grad_norm: float
+    problem: str | None = None
+
+
+class WarmupCosine:
+    """Learning-rate factor of a step: linear warm-up, then cosine decay to ``floor``.
+
+    A class, not a closure, so ``LambdaLR.state_dict`` stores its settings.
+    """
+
+    def __init__(self, total_steps: int, warmup_steps: int, floor: float) -> None:
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+        self.floor = floor
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.AdamW:
+    return torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                             weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
+                   total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    warmup = round(config.lr_warmup_fraction * total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, WarmupCosine(total_steps, warmup, config.min_lr_fraction))
+
+
+def set_base_lr(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
+                base_lr: float) -> float:
+    """Change the schedule's peak learning rate (after a rollback); returns the current lr."""
+    scheduler.base_lrs = [base_lr for _ in optimizer.param_groups]
+    factor = scheduler.lr_lambdas[0](max(0, scheduler.last_epoch))
+    for group in optimizer.param_groups:
+        group["initial_lr"] = base_lr
+        group["lr"] = base_lr * factor
+    return base_lr * factor
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: float, *,
+                 measure_stft: bool = False) -> LossTerms:
+    """Every loss term of a batch ``[B, 2, M, T]`` (normalised) in the model's current mode.
+
+    The waveform term covers the first ``setup.stft_clips`` clips (all when 0) and counts
+    in the total with weight ``weights.stft * stft_factor``. While that weight is 0 it is
+    not computed (reported as 0) unless ``measure_stft``.
+    """
+    recon, mu, logvar = model(batch)
+    terms = vae_loss(recon, batch, mu, logvar, weights=setup.weights, beta=beta, synthesize=None)
+    weight = setup.weights.stft * setup.stft_factor
+    if setup.synthesize is None or setup.weights.stft == 0 or (weight == 0 and not measure_stft):
+        return terms
+    k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
+    with torch.no_grad():
+        target = setup.synthesize(batch[:k])
+    stft = multi_resolution_stft_loss(setup.synthesize(recon[:k]), target)
+    return replace(terms, stft=stft, total=terms.total + weight * stft)
+
+
+def train_step(model: ConvVAE, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler, batch: torch.Tensor,
+               setup: LossSetup, beta: float, grad_clip_norm: float,
+               max_loss: float = math.inf) -> StepResult:
+    """One optimiser step on ``batch`` ``[B, 2, M, T]``, unless the loss or gradients are
+    not finite or the loss exceeds ``max_loss``: then nothing is updated and
+    ``problem`` says why (the caller rolls back)."""
+    model.train()
+    terms = batch_losses(model, batch, setup, beta)
+    losses = terms.as_floats()
+    total = losses["total"]
+    if not math.isfinite(total):
+        return StepResult(losses, math.nan, f"the loss became {total}")
+    if total > max_loss:
+        return StepResult(losses, math.nan, f"the loss jumped to {total:.4g} (limit {max_loss:.4g})")
+    optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    norm = float(torch.nn.utils.clip_grad_norm_(
+        model.parameters(), grad_clip_norm if grad_clip_norm > 0 else math.inf))
+    if not math.isfinite(norm):
+        optimizer.zero_grad(set_to_none=True)
+        return StepResult(losses, norm, f"the gradients became {norm}")
+    optimizer.step()
+    scheduler.step()
+    return StepResult(losses, norm)
+
+
+@torch.no_grad()
+def validate(model: ConvVAE, batches: Iterable[torch.Tensor], setup: LossSetup,
+             beta: float) -> dict[str, float]:
+    """Mean of every loss term over ``batches`` (eval mode: the decoder sees ``mu``),
+    weighted by batch size; ``{}`` when there is no batch. The waveform term is measured
+    on every clip, even while its weight (``setup.stft_factor``) is 0."""
+    model.eval()
+    sums: dict[str, float] = {}
+    count = 0
+    full = replace(setup, stft_clips=0)
+    for batch in batches:
+        n = batch.shape[0]
+        for name, value in batch_losses(model, batch, full, beta, measure_stft=True).as_floats().items():
+            sums[name] = sums.get(name, 0.0) + value * n
+        count += n
+    model.train()
+    return {name: value / count for name, value in sums.items()} if count else {}

@@ -1,0 +1,285 @@
+"""The training loop: a small state (``TrainState``) and short verbs over it.
+
+``Trainer.run`` trains epoch after epoch over the cached 2-channel clips: ``train_epoch``
+(one ``steps.train_step`` per batch, cancel/pause checked before each), ``end_epoch``
+(validation, history, preview, periodic checkpoint), ``rollback`` when the loss diverges,
+and a final checkpoint when the run stops for any reason. Events go to ``on_event`` on
+this thread; ``TrainingControl`` may be used from any thread. The model file is written
+by ``distill.training.run.train`` (finalize), not here.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from distill.audio.spectrogram import ComplexSpectrogram
+from distill.data import TrainValidation
+from distill.models import ConvVAE
+from distill.threads import apply_thread_policy
+from distill.training import steps
+from distill.training.batches import epoch_batches, load_batches, sequential_batches, steps_per_epoch
+from distill.training.checkpoint import Checkpoint, CheckpointFolder, read_checkpoint
+from distill.training.config import RunConfig
+from distill.training.device import capture_rng, describe_device, restore_rng, seed_everything, select_device
+from distill.training.events import (
+    CheckpointSaved,
+    EpochEnd,
+    EventCallback,
+    Paused,
+    Resumed,
+    RolledBack,
+    StepProgress,
+    TrainingControl,
+    TrainingStarted,
+)
+from distill.training.preview import preview_source, render_preview
+from distill.training.state import TrainState, kl_beta, loss_limit, stft_factor
+
+log = logging.getLogger(__name__)
+
+Status = Literal["finished", "cancelled", "stopped_early", "diverged"]
+_CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """How ``Trainer.run`` ended; ``message`` explains a divergence."""
+
+    status: Status
+    epochs: int
+    steps: int
+    message: str | None = None
+
+
+class Trainer:
+    """Trains a ``ConvVAE`` on a split cached dataset.
+
+    Parameters
+    ----------
+    run
+        The full configuration (the preset already applied to ``run.training``).
+    datasets
+        Training/validation split (``distill.data.make_datasets``) and its normalisation.
+    checkpoints
+        Where checkpoints go (and the last good one, for rollbacks).
+    on_event
+        Receives the events of ``distill.training.events`` on this thread.
+    control
+        Pause/resume/cancel from other threads.
+    resume
+        A checkpoint to continue from (its run config should be ``run``).
+    """
+
+    def __init__(self, run: RunConfig, datasets: TrainValidation, *, checkpoints: CheckpointFolder,
+                 on_event: EventCallback | None = None, control: TrainingControl | None = None,
+                 resume: Checkpoint | None = None) -> None:
+        cfg = run.training
+        self.run_config, self.datasets, self.checkpoints = run, datasets, checkpoints
+        self.emit = on_event or (lambda event: None)
+        self.control = control or TrainingControl()
+        apply_thread_policy(cfg.num_threads)
+        self.device = select_device(cfg.device)
+        seed_everything(cfg.seed)
+        self.model = ConvVAE.from_config(run.model, run.spectrogram, run.data).to(self.device)
+        self.steps_per_epoch = steps_per_epoch(len(datasets.train), cfg.batch_size)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.optimizer = steps.make_optimizer(self.model, cfg)
+        self.scheduler = steps.make_scheduler(self.optimizer, cfg, self.total_steps)
+        self.normalization = datasets.stats
+        self.losses = steps.LossSetup(cfg.loss_weights, steps.make_synthesize(
+            ComplexSpectrogram(run.spectrogram).to(self.device), self.normalization), cfg.stft_loss_clips)
+        self.listening = ComplexSpectrogram(run.spectrogram)  # CPU: PGHI for previews
+        self.state = TrainState()
+        if resume is not None:
+            self.restore(resume)
+        # The rollback target until a checkpoint file exists (then that file is).
+        self._initial: Checkpoint | None = None
+        if checkpoints.last is None:
+            self._initial = resume if resume is not None else self.snapshot(clone=True)
+        self._saved_step = self.state.step if resume is not None else -1
+        self._session = (time.monotonic(), self.state.step)  # ETA: time and step this session began
+        self._paused_at = 0.0
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> TrainOutcome:
+        """Train until the last epoch, a cancel, early stopping or unrecoverable divergence."""
+        self.emit_started()
+        epochs = self.run_config.training.epochs
+        while self.state.epoch < epochs:
+            problem = self.train_epoch()
+            if problem == _CANCELLED or self.control.cancelled:
+                return self.stop("cancelled")
+            if problem is None:
+                problem = self.end_epoch()
+            if problem is not None and not self.rollback(problem):
+                return self.fail(problem)
+            if self.should_stop_early():
+                return self.stop("stopped_early")
+        return self.stop("finished")
+
+    def train_epoch(self) -> str | None:
+        """Train the rest of the current epoch; None, ``"cancelled"`` or why it diverged."""
+        cfg, train = self.run_config.training, self.datasets.train
+        epoch = self.state.epoch + 1
+        train.set_epoch(epoch)
+        order = epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch)[self.state.batch_in_epoch:]
+        started = time.monotonic()
+        try:
+            for batch in load_batches(train, order, self.device, cfg.num_workers):
+                if not self.control.checkpoint(self._on_pause, self._on_resume):
+                    return _CANCELLED
+                beta, losses = self.loss_schedule()
+                result = steps.train_step(self.model, self.optimizer, self.scheduler, batch, losses,
+                                          beta, cfg.grad_clip_norm, loss_limit(self.state.recent_losses, cfg))
+                if result.problem is not None:
+                    return result.problem
+                self.state.add_step(result.losses, cfg.divergence_window)
+                self.emit_progress(result.losses)
+        finally:
+            self.state.epoch_seconds += time.monotonic() - started
+        return None
+
+    def end_epoch(self) -> str | None:
+        """Validate, record the epoch, preview and checkpoint; why it diverged, or None."""
+        cfg = self.run_config.training
+        started = time.monotonic()
+        beta = kl_beta(self.state.step, self.total_steps, cfg)
+        validation_set = self.datasets.validation
+        # Weighted as after the warm-ups, every epoch: a curve (and early stopping) that
+        # compares like with like.
+        validation = steps.validate(self.model, load_batches(
+            validation_set, sequential_batches(len(validation_set), cfg.batch_size), self.device),
+            self.losses, cfg.kl_max_beta)
+        if validation and not math.isfinite(validation["total"]):
+            return f"the validation loss became {validation['total']}"
+        epoch, seconds = self.state.epoch + 1, self.state.epoch_seconds + time.monotonic() - started
+        lr, train = steps.current_lr(self.optimizer), self.state.epoch_means()
+        record = {"epoch": epoch, "train": train, "validation": validation, "lr": lr, "beta": beta,
+                  "seconds": seconds}
+        self.state.end_epoch(record, validation.get("total"))
+        self.emit(EpochEnd(epoch, cfg.epochs, train, validation, lr, beta, seconds))
+        if epoch % cfg.preview_every_epochs == 0 or epoch == cfg.epochs:
+            self.preview()
+        if epoch % cfg.checkpoint_every_epochs == 0:
+            self.save_checkpoint()
+        return None
+
+    # ------------------------------------------------------------------ verbs
+    def loss_schedule(self) -> tuple[float, steps.LossSetup]:
+        """KL weight and loss setup of the current step (KL and waveform-loss warm-ups)."""
+        cfg, step = self.run_config.training, self.state.step
+        factor = stft_factor(step, self.total_steps, cfg)
+        return kl_beta(step, self.total_steps, cfg), replace(self.losses, stft_factor=factor)
+
+    def preview(self) -> None:
+        dataset, index = preview_source(self.datasets)
+        self.emit(render_preview(self.model, dataset, index, self.normalization, self.listening,
+                                 self.state.epoch))
+
+    def save_checkpoint(self) -> None:
+        path = self.checkpoints.save(self.snapshot(clone=False))
+        self._saved_step, self._initial = self.state.step, None
+        self.emit(CheckpointSaved(path, self.state.epoch, self.state.step))
+
+    def rollback(self, reason: str) -> bool:
+        """Back to the last good checkpoint (or the start) with a lower learning rate;
+        False when ``max_rollbacks`` are used up."""
+        cfg = self.run_config.training
+        rollbacks = self.state.rollbacks + 1
+        log.warning("training diverged at step %d: %s", self.state.step, reason)
+        if rollbacks > cfg.max_rollbacks:
+            return False
+        self.restore(self.last_good())
+        self.state.rollbacks, self.state.lr_scale = rollbacks, cfg.rollback_lr_factor ** rollbacks
+        self.state.recent_losses = []
+        lr = steps.set_base_lr(self.optimizer, self.scheduler, cfg.learning_rate * self.state.lr_scale)
+        self._session = (time.monotonic(), self.state.step)
+        self.emit(RolledBack(self.state.epoch, self.state.step, reason, lr, rollbacks))
+        return True
+
+    def fail(self, reason: str) -> TrainOutcome:
+        """Stop for good: the weights go back to the last checkpoint (when there is one)."""
+        rollbacks, lr = self.state.rollbacks, self.run_config.training.learning_rate * self.state.lr_scale
+        if self.checkpoints.last is not None:
+            self.restore(read_checkpoint(self.checkpoints.last))
+        message = (f"training diverged ({reason}) after {rollbacks} rollback(s); try a lower "
+                   f"learning rate (e.g. --lr {lr / 10:.1g})")
+        return TrainOutcome("diverged", self.state.epoch, self.state.step, message)
+
+    def stop(self, status: Status) -> TrainOutcome:
+        """End of a run: a checkpoint of where it stopped (unless nothing changed since the last)."""
+        if self.state.step > 0 and self._saved_step != self.state.step:
+            self.save_checkpoint()
+        return TrainOutcome(status, self.state.epoch, self.state.step)
+
+    def should_stop_early(self) -> bool:
+        patience = self.run_config.training.early_stop_patience
+        return patience > 0 and self.state.epochs_since_best >= patience
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self, clone: bool) -> Checkpoint:
+        """The run's position; ``clone`` copies the tensors (an in-memory snapshot)."""
+        take = copy.deepcopy if clone else (lambda x: x)
+        return Checkpoint(run=self.run_config, normalization=self.normalization,
+                          state=copy.deepcopy(self.state),
+                          model_state={k: v.detach().to("cpu", copy=clone)
+                                       for k, v in self.model.state_dict().items()},
+                          optimizer_state=take(self.optimizer.state_dict()),
+                          scheduler_state=take(self.scheduler.state_dict()), rng=capture_rng())
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        self.model.load_state_dict(checkpoint.model_state)
+        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        self.scheduler.load_state_dict(checkpoint.scheduler_state)
+        self.scheduler.lr_lambdas[0].total_steps = self.total_steps  # epochs may have changed on resume
+        self.state = copy.deepcopy(checkpoint.state)
+        restore_rng(checkpoint.rng)
+
+    def last_good(self) -> Checkpoint:
+        if self.checkpoints.last is not None:
+            return read_checkpoint(self.checkpoints.last)
+        assert self._initial is not None  # kept until the first checkpoint exists
+        # A copy: the optimizer adopts the tensors it loads, and training updates them in place.
+        return copy.deepcopy(self._initial)
+
+    # ------------------------------------------------------------------ events
+    def emit_started(self) -> None:
+        split, cfg = self.datasets.split, self.run_config.training
+        table = self.datasets.train.table
+
+        def files(clip_ids) -> int:
+            return len({int(f) for f in table[clip_ids, 0]}) if len(clip_ids) else 0
+
+        self.emit(TrainingStarted(
+            device=describe_device(self.device), split_mode=f"by {split.mode}",
+            train_files=files(split.train), validation_files=files(split.validation),
+            train_clips=len(split.train),
+            validation_clips=len(split.validation), num_clips=len(split.train) + len(split.validation),
+            preset=cfg.preset, epochs=cfg.epochs, steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.total_steps, start_epoch=self.state.epoch, start_step=self.state.step,
+            num_parameters=self.model.num_parameters(), checkpoint_dir=self.checkpoints.directory))
+
+    def emit_progress(self, losses: dict[str, float]) -> None:
+        cfg, state = self.run_config.training, self.state
+        started, first_step = self._session
+        done = state.step - first_step
+        eta = (time.monotonic() - started) / done * (self.total_steps - state.step) if done else None
+        self.emit(StepProgress(epoch=state.epoch + 1, epochs=cfg.epochs, step=state.step,
+                               step_in_epoch=state.batch_in_epoch, steps_per_epoch=self.steps_per_epoch,
+                               total_steps=self.total_steps, progress=state.step / self.total_steps,
+                               losses=losses, eta_seconds=eta))
+
+    def _on_pause(self) -> None:
+        self._paused_at = time.monotonic()
+        self.emit(Paused(self.state.epoch + 1, self.state.step))
+
+    def _on_resume(self) -> None:
+        started, first_step = self._session  # a pause is not training time: keep the ETA honest
+        self._session = (started + time.monotonic() - self._paused_at, first_step)
+        self.emit(Resumed(self.state.epoch + 1, self.state.step))
+

@@ -1,0 +1,88 @@
+"""``distill train``: the real model end to end, Ctrl-C, resume, user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from distill.audio import synth
+from distill.cli import main
+from distill.models import load_model
+from tests.conftest import write_audio
+from tests.training.conftest import TINY_DATA, TINY_MODEL, TINY_SPECTROGRAM, make_sounds
+
+
+def _tiny_config(tmp_path: Path, **training) -> Path:
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"spectrogram": TINY_SPECTROGRAM.to_dict(), "data": TINY_DATA.to_dict(),
+                                "model": TINY_MODEL.to_dict(), "training": training}))
+    return path
+
+
+def test_train_the_real_model_for_two_epochs(tmp_path, capsys):
+    folder = tmp_path / "sounds"
+    write_audio(folder / "tone.wav", synth.harmonic(220, 0.9))
+    write_audio(folder / "pluck.wav", synth.pluck(330, 0.9, seed=1))
+    write_audio(folder / "bell.wav", synth.fm_bell(440, 0.9))
+    out = tmp_path / "model.distill"
+    code = main(["train", str(folder), "-o", str(out), "--epochs", "2", "--latent-dim", "16",
+                 "--batch-size", "2", "--threads", "2", "--seed", "3", "--cache-dir", str(tmp_path / "cache"),
+                 "--checkpoint-dir", str(tmp_path / "ckpt")])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert stdout.strip() == str(out)
+    assert "Traceback" not in stdout + stderr
+    assert "training on cpu" in stderr and "preset tiny" in stderr and "(by clip)" in stderr
+    assert "epoch 1/2  train " in stderr and "epoch 2/2  train " in stderr and " val " in stderr
+    loaded = load_model(out)
+    assert loaded.model_config.latent_dim == 16 and loaded.model_config.channels[-1] == 1024
+    assert loaded.training.epochs == 2 and loaded.training.batch_size == 2 and loaded.training.seed == 3
+    assert [h["epoch"] for h in loaded.history] == [1, 2]
+    terms = {"magnitude", "instantaneous_frequency", "stft", "kl", "total"}
+    assert set(loaded.history[1]["train"]) == set(loaded.history[1]["validation"]) == terms
+    assert list((tmp_path / "ckpt").glob("*.ckpt"))
+
+
+def test_ctrl_c_stops_cleanly_saves_and_resume_goes_on(tmp_path, capsys):
+    folder = make_sounds(tmp_path / "sounds")
+    out, ckpt = tmp_path / "m.distill", tmp_path / "ckpt"
+    config = _tiny_config(tmp_path, checkpoint_every_epochs=1, preview_every_epochs=50)
+    args = ["train", str(folder), "-o", str(out), "--config", str(config), "--cache-dir",
+            str(tmp_path / "cache"), "--checkpoint-dir", str(ckpt)]
+
+    def interrupt_after_first_checkpoint():
+        deadline = time.monotonic() + 60
+        while not list(ckpt.glob("*.ckpt")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, as Ctrl-C is
+
+    threading.Thread(target=interrupt_after_first_checkpoint, daemon=True).start()
+    code = main([*args, "--epochs", "500"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 130, stderr
+    assert "stopping after this step" in stderr and "the model trained so far is saved" in stderr
+    assert "Traceback" not in stdout + stderr
+    epochs_done = len(load_model(out).history)
+    assert 1 <= epochs_done < 500
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+    latest = max(ckpt.glob("*.ckpt"), key=lambda p: p.stat().st_mtime_ns)
+    assert main([*args, "--resume", str(latest), "--epochs", str(epochs_done + 1)]) == 0
+    assert len(load_model(out).history) == epochs_done + 1
+
+
+def test_user_errors_are_messages(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nowhere"), "-o", str(tmp_path / "m.distill")]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("distill train: error: dataset folder not found") and "Traceback" not in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"training": {"epochs": 0}}')
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--config", str(bad)]) == 2
+    assert "epochs must be >= 1" in capsys.readouterr().err
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--resume",
+                 str(bad)]) == 2
+    assert "not a distill model file" in capsys.readouterr().err

@@ -1,0 +1,69 @@
+"""Training configuration: JSON round trip, validation, presets and explicit settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from distill.training.config import (
+    AugmentationConfig,
+    LossWeights,
+    ModelConfig,
+    RunConfig,
+    TrainingConfig,
+)
+from distill.training.presets import PRESETS, apply_preset, choose_preset, resolve_preset
+
+
+def test_run_config_json_round_trip():
+    run = RunConfig(model=ModelConfig(latent_dim=16, channels=(8, 16, 32, 64, 128)),
+                    training=TrainingConfig(epochs=7, loss_weights=LossWeights(stft=0.0), preset="tiny",
+                                            augmentation=AugmentationConfig(enabled=True, gain_db=1.5)))
+    again = RunConfig.from_json(run.to_json())
+    assert again == run and isinstance(again.model.channels, tuple)
+    assert RunConfig.from_dict({"training": {"epochs": 3}}).training == TrainingConfig(epochs=3)
+
+
+@pytest.mark.parametrize("bad", [
+    {"preset": "huge"}, {"rollback_lr_factor": 1.0}, {"divergence_factor": 0.5},
+    {"keep_checkpoints": 0}, {"stft_loss_clips": -1}, {"stft_start_fraction": 2.0}, {"device": "tpu"},
+])
+def test_invalid_settings_are_refused(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainingConfig(**bad)
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(ValueError, match=r"unknown setting.*epoch_count"):
+        RunConfig.from_dict({"training": {"epoch_count": 3}})
+
+
+@pytest.mark.parametrize(("files", "preset"), [(1, "tiny"), (5, "tiny"), (20, "tiny"), (21, "small"),
+                                               (100, "small"), (101, "large"), (500, "large")])
+def test_preset_follows_the_number_of_files(files, preset):
+    assert choose_preset(files) == preset
+
+
+def test_tiny_preset_regularises_more_than_large():
+    tiny, large = apply_preset(TrainingConfig(), "tiny"), apply_preset(TrainingConfig(), "large")
+    assert tiny.augmentation.enabled and not large.augmentation.enabled
+    assert tiny.weight_decay > large.weight_decay
+    assert tiny.kl_warmup_fraction > large.kl_warmup_fraction and tiny.epochs > large.epochs
+    assert (tiny.preset, large.preset) == ("tiny", "large")
+
+
+def test_explicit_settings_win_over_the_preset():
+    user = TrainingConfig(epochs=12, batch_size=4, augmentation=AugmentationConfig(enabled=False, gain_db=6))
+    applied = apply_preset(user, "tiny", explicit={"epochs", "augmentation.enabled"})
+    assert applied.epochs == 12  # explicit
+    assert applied.batch_size == PRESETS["tiny"]["batch_size"]  # not explicit: the preset's
+    assert applied.augmentation.enabled is False  # one explicit field of the augmentation ...
+    assert applied.augmentation.gain_db == PRESETS["tiny"]["augmentation"].gain_db  # ... the rest preset
+    kept = apply_preset(user, "tiny", explicit={"augmentation"})
+    assert kept.augmentation == user.augmentation
+
+
+def test_auto_resolves_from_the_file_count_and_a_named_preset_is_kept():
+    assert resolve_preset(TrainingConfig(), 8).preset == "tiny"
+    assert resolve_preset(TrainingConfig(preset="large"), 8).preset == "large"
+    with pytest.raises(ValueError, match="unknown preset"):
+        apply_preset(TrainingConfig(), "auto")
