@@ -87,3 +87,19 @@ class Recorder(QObject):
     @Slot(object)
     def add(self, item: object) -> None:
         self.items.append(item)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A small model trained for real (3 epochs) on six tones, with its latent analysis."""
+    from distill.training.config import ModelConfig, RunConfig, TrainingConfig
+    from distill.training.run import train
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    folder = root / "tones"
+    for i, freq in enumerate((110, 165, 220, 330, 440, 660)):
+        write_audio(folder / f"tone{i}.wav", synth.harmonic(freq, 1.0, 12, rolloff=0.6 + 0.4 * i))
+    setup = RunConfig(model=ModelConfig(channels=(8, 16, 32, 64, 128), latent_dim=8),
+                      training=TrainingConfig(epochs=3, batch_size=4))
+    return train(folder, root / "tones.distill", setup, explicit={"epochs", "batch_size"},
+                 cache_dir=root / "cache", checkpoint_dir=root / "checkpoints")
