@@ -45,8 +45,10 @@ system-deps:
 run: system-deps $(VENV)/.run-installed
 	$(BIN)/distill-studio
 
+LINT_DIRS := $(wildcard distill app tests benchmarks packaging resources)
+
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check distill app tests benchmarks packaging
+	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/lint-imports
 
 test: system-deps $(VENV)/.dev-installed lint
