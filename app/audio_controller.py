@@ -44,7 +44,7 @@ class AudioController(QObject):
             self._set_state(f"audio: {device}, {self.engine.sample_rate // 1000} kHz")
             self._timer.start()
         else:
-            self._set_state(f"audio off — {self.engine.error}; rendering and export still work")
+            self._set_state(f"audio off: {self.engine.error} (training and rendering still work)")
         return ok
 
     def play(self, wave: np.ndarray, loop: bool = False) -> bool:

@@ -51,26 +51,31 @@ def audio_folder(tmp_path) -> Path:
 def jack_server():
     """A JACK server on the dummy backend: a real, paced PortAudio device without a sound card.
 
-    PortAudio only sees JACK when (re)initialised after the server is up: start engines
-    with ``PlaybackEngine.start(rescan=True)``.
+    Each test session runs its own server under its own name (``JACK_DEFAULT_SERVER``,
+    which PortAudio, jack_rec and jack_wait all read), so concurrent sessions never share
+    — or kill — each other's server. PortAudio only sees JACK when (re)initialised after
+    the server is up: start engines with ``PlaybackEngine.start(rescan=True)``.
     """
     if not (shutil.which("jackd") and shutil.which("jack_rec") and shutil.which("jack_wait")):
         pytest.skip("JACK is not installed (make test installs jackd2)")
-    running = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True).stdout
-    proc = None
-    if "not running" in running or "running" not in running:
-        proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode:
-            proc.kill()
-            pytest.skip("jackd did not start")
-    yield
-    if proc is not None:
-        # Close PortAudio's JACK client while the server is still up: terminating it after
-        # jackd is gone trips an assertion in PortAudio at interpreter exit (abort).
-        import sounddevice as sd
+    name = f"distill-test-{os.getpid()}"
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000",
+                             "-p", "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode:
+        proc.kill()
+        pytest.skip("jackd did not start")
+    yield name
+    # Close PortAudio's JACK client while the server is still up: terminating it after
+    # jackd is gone trips an assertion in PortAudio (abort at the next terminate).
+    import sounddevice as sd
 
-        sd._terminate()
-        proc.terminate()
-        proc.wait(timeout=10)
-        sd._initialize()
+    sd._terminate()
+    proc.terminate()
+    proc.wait(timeout=10)
+    if previous is None:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+    else:
+        os.environ["JACK_DEFAULT_SERVER"] = previous
+    sd._initialize()

@@ -122,6 +122,10 @@ class PlaybackEngine:
             if rescan:
                 sd._terminate()
                 sd._initialize()
+            if self.device is None and not _has_default_output(sd):
+                self.error = "no audio output device found"
+                log.warning(self.error)
+                return False
             stream = sd.OutputStream(samplerate=self.sample_rate, blocksize=self.block_size,
                                      channels=2, dtype="float32", device=self.device,
                                      callback=self._callback, latency="low")
@@ -261,3 +265,11 @@ class PlaybackEngine:
             written += take
             position += take
         return position
+
+
+def _has_default_output(sd) -> bool:
+    try:
+        sd.query_devices(kind="output")
+    except Exception:  # PortAudioError "Error querying device -1": there is no default output
+        return False
+    return True

@@ -1,0 +1,194 @@
+"""The main window: first start, drops, models, closing mid-training, remembered state."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from app import dialogs
+from app.exception_hook import ExceptionReporter, log_file, setup_file_logging
+from app.main_window import TAB_DATASET, TAB_EXPLORE, TAB_TRAIN, MainWindow
+from app.settings import AppSettings
+from distill.models import load_model
+from distill.training.config import ModelConfig
+from distill.training.events import EpochEnd, StepProgress
+from tests.app.conftest import BROKEN_FILES, GOOD_FILES
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, silent_audio):
+    windows = []
+
+    def make(settings: AppSettings | None = None, load_demo: bool | None = False) -> MainWindow:
+        window = MainWindow(settings=settings or AppSettings(tmp_path / "settings.ini"),
+                            audio=silent_audio, cache_dir=tmp_path / "cache",
+                            models_dir=tmp_path / "models", checkpoint_dir=tmp_path / "checkpoints",
+                            load_demo=load_demo)
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.train_panel.shutdown()
+        window.dataset_panel.shutdown()
+        window.explore_panel.shutdown()
+
+
+def drop(window: MainWindow, *paths: Path) -> None:
+    """What a file manager's drag does: enter (the window must accept it), then drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    where = QPointF(window.width() / 2, window.height() / 2)
+    args = (where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(*args)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    QApplication.sendEvent(window, QDropEvent(*args))
+
+
+def test_first_start_loads_the_demo_dataset(qtbot, make_window, tmp_path):
+    settings = AppSettings(tmp_path / "first.ini")
+    window = make_window(settings, load_demo=None)
+    with qtbot.waitSignal(window.dataset_panel.datasetLoaded, timeout=120_000) as blocker:
+        pass
+    cache = blocker.args[0]
+    assert len(cache.files) == 24 and not cache.report.summary.skipped
+    assert window.tabs.isTabEnabled(TAB_TRAIN)
+    assert "demo" in window.subject_label.text()
+    again = make_window(settings, load_demo=None)
+    qtbot.wait(200)
+    assert again.dataset_panel.cache is None and not again.dataset_panel.is_busy
+
+
+def test_dropping_a_folder_loads_it_and_reports_broken_files(qtbot, make_window, sound_folder):
+    window = make_window()
+    assert not window.tabs.isTabEnabled(TAB_TRAIN)
+    with qtbot.waitSignal(window.dataset_panel.datasetLoaded, timeout=60_000) as blocker:
+        drop(window, sound_folder)
+    cache = blocker.args[0]
+    assert sorted(e.relpath for e in cache.files) == sorted(GOOD_FILES)
+    skipped = {e.relpath: e.reason for e in cache.report.entries if not e.ok}
+    assert set(skipped) == set(BROKEN_FILES)
+    assert window.dataset_panel.model.rowCount() == len(GOOD_FILES) + len(BROKEN_FILES)
+    assert window.tabs.isTabEnabled(TAB_TRAIN)
+    assert window.settings.recent("datasets") == [str(sound_folder.resolve())]
+    assert f"{len(GOOD_FILES)} files" in window.subject_label.text()
+
+
+def test_dropping_a_model_opens_it_in_explore(qtbot, make_window, tiny_model):
+    window = make_window()
+    assert not window.tabs.isTabEnabled(TAB_EXPLORE)
+    with qtbot.waitSignal(window.modelOpened):
+        drop(window, tiny_model)
+    assert window.tabs.currentIndex() == TAB_EXPLORE
+    assert window.explore_panel.title.text() == tiny_model.stem
+    assert window.settings.recent("models") == [str(tiny_model.resolve())]
+
+
+def test_a_broken_model_file_is_reported_and_changes_nothing(make_window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    window = make_window()
+    bogus = tmp_path / "truncated.distill"
+    bogus.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    drop(window, bogus)
+    assert len(shown) == 1 and "truncated.distill" in shown[0]
+    assert not window.tabs.isTabEnabled(TAB_EXPLORE)
+    assert window.tabs.currentIndex() == TAB_DATASET
+
+
+def test_save_model_as_copies_the_open_model(make_window, tiny_model, tmp_path, monkeypatch):
+    window = make_window()
+    window.open_model(tiny_model)
+    target = tmp_path / "kept" / "my sound"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.save_model_dialog()
+    saved = target.with_suffix(".distill")
+    assert saved.read_bytes() == tiny_model.read_bytes()
+    assert str(saved.resolve()) in window.settings.recent("models")
+
+
+def _start_tiny_training(qtbot, window: MainWindow, folder: Path) -> None:
+    with qtbot.waitSignal(window.dataset_panel.datasetLoaded, timeout=60_000):
+        window.load_paths([folder])
+    window.train_panel.set_model_config(ModelConfig(channels=(8, 16, 32, 64, 128), latent_dim=8))
+    with qtbot.waitSignal(window.train_panel.trainingEvent, timeout=60_000,
+                          check_params_cb=lambda e: isinstance(e, StepProgress)):
+        assert window.train_panel.start()
+
+
+def test_closing_during_training_asks_stops_and_saves(qtbot, make_window, sound_folder,
+                                                      tmp_path, monkeypatch):
+    window = make_window()
+    _start_tiny_training(qtbot, window, sound_folder)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert not window.close()
+    assert window.train_panel.is_busy
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert window.close()
+    assert not window.train_panel.is_busy
+    models = list((tmp_path / "models").glob("*.distill"))
+    assert len(models) == 1
+    assert load_model(models[0]).model.latent_dim == 8
+    assert not list((tmp_path / "models").glob(".*part"))  # nothing half-written
+
+
+def test_training_finishes_and_the_model_opens_for_exploration(qtbot, make_window, sound_folder):
+    window = make_window()
+    with qtbot.waitSignal(window.dataset_panel.datasetLoaded, timeout=60_000):
+        window.load_paths([sound_folder])
+    panel = window.train_panel
+    panel.set_model_config(ModelConfig(channels=(8, 16, 32, 64, 128), latent_dim=8))
+    panel.settings_widget.set_value("epochs", 2)
+    epochs = []
+    panel.trainingEvent.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnd) else None)
+    with qtbot.waitSignal(window.modelOpened, timeout=120_000) as blocker:
+        panel.start()
+    assert epochs == [1, 2]
+    assert window.tabs.currentIndex() == TAB_EXPLORE
+    assert window.explore_panel.has_model and blocker.args[0].exists()
+
+
+def test_window_geometry_is_remembered(qtbot, make_window, tmp_path):
+    settings = AppSettings(tmp_path / "geometry.ini")
+    window = make_window(settings)
+    window.resize(701, 533)  # inside the offscreen screen (800x600): restore clamps to it
+    window.close()
+    again = make_window(AppSettings(tmp_path / "geometry.ini"))
+    assert (again.width(), again.height()) == (701, 533)
+
+
+def test_about_lists_versions():
+    names = [name for name, _ in dialogs.versions()]
+    assert {"distill-studio", "PyTorch", "PySide6 (Qt)", "PortAudio"} <= set(names)
+
+
+def test_unexpected_errors_are_logged_and_shown_once(qtbot, monkeypatch):
+    setup_file_logging()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.informativeText()) or 0)
+    reporter = ExceptionReporter()
+    reporter._showing = True  # a dialog is open: more errors are logged, not stacked
+    try:
+        raise ValueError("first")
+    except ValueError as exc:
+        reporter.handle(type(exc), exc, exc.__traceback__)
+    qtbot.wait(50)
+    assert shown == []
+    reporter._showing = False
+    try:
+        raise RuntimeError("second")
+    except RuntimeError as exc:
+        reporter.handle(type(exc), exc, exc.__traceback__)
+    qtbot.waitUntil(lambda: shown == ["RuntimeError: second"])
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = log_file().read_text()
+    assert "ValueError: first" in text and "RuntimeError: second" in text
