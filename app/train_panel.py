@@ -251,13 +251,16 @@ class TrainPanel(QWidget):
 
     @Slot()
     def stop(self) -> None:
-        """Stop after the current step; the run saves a checkpoint and the model so far."""
-        if self._state in (RUNNING, PAUSED, ANALYSING):
-            self._worker.cancel()
-            text = ("Stopping: saving the model without the latent analysis…" if self._state == ANALYSING
-                    else "Stopping after this step; the model trained so far is being saved…")
+        """Stop training now and keep the result: the model is saved and analysed, as after
+        the last epoch. Stop again (while stopping or analysing) to skip the analysis."""
+        if self._state in (RUNNING, PAUSED):
+            self._worker.finish()
             self._set_state(STOPPING)
-            self.message.emit(text)
+            self.message.emit("Stopping after this step; saving and analysing the model… "
+                              "(Stop again to skip the analysis)")
+        elif self._state in (STOPPING, ANALYSING):
+            self._worker.cancel()
+            self.message.emit("Saving the model without the latent analysis…")
 
     def shutdown(self) -> None:
         """Cancel a run and join its thread, so the model and checkpoint are written
@@ -298,7 +301,7 @@ class TrainPanel(QWidget):
         elif isinstance(event, Resumed):
             self.status.show_run()
         elif isinstance(event, AnalysisStarted):
-            if self._state == RUNNING:
+            if self._state in (RUNNING, STOPPING):
                 self._set_state(ANALYSING)
             self.status.show_busy("Training done; analysing the latent space…")
         elif isinstance(event, AnalysisSkipped):

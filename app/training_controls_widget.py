@@ -45,8 +45,8 @@ class TrainingControlsWidget(QWidget):
         self.start_button = self._button("Start", "Ctrl+Return", "Start training", self.startRequested)
         self.pause_button = self._button("Pause", "Ctrl+P", "Pause after this step", self.pauseRequested)
         self.resume_button = self._button("Resume", "Ctrl+P", "Go on training", self.resumeRequested)
-        self.stop_button = self._button("Stop", "Ctrl+.", "Stop and save the model trained so far",
-                                        self.stopRequested)
+        self.stop_button = self._button("Stop", "Ctrl+.", "Stop training; the model is saved and "
+                                        "analysed", self.stopRequested)
         self.shortcuts = [QShortcut(QKeySequence(keys), self, signal.emit) for keys, signal in (
             ("Ctrl+Return", self.startRequested), ("Ctrl+Enter", self.startRequested),
             ("Ctrl+P", self.toggleRequested), ("Ctrl+.", self.stopRequested))]
@@ -61,7 +61,11 @@ class TrainingControlsWidget(QWidget):
         self.start_button.setEnabled(state == IDLE and can_start)
         self.pause_button.setEnabled(state == RUNNING)
         self.resume_button.setEnabled(state == PAUSED)
-        self.stop_button.setEnabled(state in (RUNNING, PAUSED, ANALYSING))
+        # Stop while stopping/analysing: skip the analysis and save at once.
+        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STOPPING, ANALYSING))
+        self.stop_button.setToolTip(
+            "Save now, without the latent analysis" if state in (STOPPING, ANALYSING)
+            else "Stop training; the model is saved and analysed (Ctrl+.)")
 
     def enabled_states(self) -> tuple[bool, bool, bool, bool]:
         """Whether Start, Pause, Resume and Stop can be clicked."""

@@ -109,7 +109,8 @@ class TrainingStatusWidget(QWidget):
             text = "Stopped before the first step: nothing was trained, nothing was saved."
         else:
             text = f"{describe_end(ended)} Model saved: {path}"
-        complete = isinstance(ended, Finished) and not (ended.cancelled or ended.stopped_early)
+        complete = isinstance(ended, Finished) and not (ended.cancelled or ended.stopped
+                                                        or ended.stopped_early)
         self._end(text, complete=path is not None and complete)
         return text
 
@@ -129,6 +130,8 @@ def describe_end(ended: Finished | Failed | None) -> str:
     if not isinstance(ended, Finished):
         return "Training ended."
     if ended.cancelled:
+        return f"Stopped after {ended.epochs} epoch(s), without the latent analysis."
+    if ended.stopped:
         return f"Stopped after {ended.epochs} epoch(s)."
     if ended.stopped_early:
         return f"Stopped early after {ended.epochs} epoch(s): no better validation loss."

@@ -365,8 +365,12 @@ class TrainingWorker(WorkerBase):
     def resume(self) -> None:
         self.control.resume()
 
+    def finish(self) -> None:
+        """Stop training after the current step; the run saves and analyses the model."""
+        self.control.finish()  # also releases a paused run
+
     def cancel(self) -> None:
-        """Stop after the current step; the run then saves a checkpoint and the model."""
+        """Stop as soon as possible; the model so far is saved without its analysis."""
         super().cancel()
         self.control.cancel()  # also releases a paused run
 

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             printer.close()
     print(path)
-    return EXIT_INTERRUPTED if control.cancelled else 0
+    return EXIT_INTERRUPTED if control.cancelled or control.finishing else 0
 
 
 def run_config(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
@@ -126,12 +126,18 @@ def run_config(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
 
 @contextmanager
 def interrupt_cancels(control: TrainingControl, printer: TrainingPrinter) -> Iterator[None]:
-    """While active, Ctrl-C cancels the run cleanly; a second one aborts (KeyboardInterrupt)."""
+    """While active, Ctrl-C stops the run and saves the model with its analysis; a second
+    one skips the analysis; a third aborts (KeyboardInterrupt)."""
     def handle(signum: int, frame: object) -> None:
         if control.cancelled:
             raise KeyboardInterrupt
-        control.cancel()
-        printer.message("stopping after this step and saving the model (Ctrl-C again to abort)")
+        if control.finishing:
+            control.cancel()
+            printer.message("saving the model without the latent analysis (Ctrl-C again to abort)")
+            return
+        control.finish()
+        printer.message("stopping after this step; saving and analysing the model "
+                        "(Ctrl-C again to skip the analysis)")
 
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
@@ -176,10 +182,11 @@ class TrainingPrinter:
             self.message(f"saving without latent analysis: {event.reason}")
         elif isinstance(event, Finished):
             self.bar.close()
-            if event.cancelled:
+            if event.cancelled or event.stopped:
                 hint = f"; continue with --resume {self.last_checkpoint}" if self.last_checkpoint else ""
+                unanalysed = " (without latent analysis)" if event.cancelled else ""
                 self.message(f"stopped after {event.epochs} epoch(s); the model trained so far is "
-                             f"saved{hint}")
+                             f"saved{unanalysed}{hint}")
             else:
                 self.message(f"finished: {event.epochs} epochs"
                              + (" (stopped early: no better validation loss)" if event.stopped_early else ""))

@@ -148,12 +148,14 @@ class AnalysisSkipped:
 class Finished:
     """The model file is written. ``epochs`` were completed; ``stopped_early``: early stopping
     ended the run (no better validation loss for ``early_stop_patience`` epochs);
-    ``cancelled``: the user stopped it (the model trained so far was saved)."""
+    ``cancelled``: the user cancelled it (the model trained so far was saved, unanalysed);
+    ``stopped``: the user asked it to finish now (saved with its analysis)."""
 
     model_path: Path
     epochs: int
     stopped_early: bool
     cancelled: bool
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,18 +178,31 @@ class TrainingCancelledError(TrainingError):
 
 
 class TrainingControl:
-    """Pause, resume and cancel a run from any thread.
+    """Pause, resume, finish and cancel a run from any thread.
 
-    The training thread calls ``checkpoint()`` before each step: it returns False once
-    cancelled and blocks (without spinning) while paused. ``cancel`` also releases a
-    paused run, so a cancelled run never stays blocked.
+    ``finish``: stop training after the current step and end the run normally — the model
+    is saved WITH its latent analysis (what "Stop" means to a musician). ``cancel``: stop
+    as soon as possible — the model trained so far is saved, the analysis skipped (closing
+    the window, a second Stop, a second Ctrl-C). The training thread calls ``checkpoint()``
+    before each step: it returns False once finishing or cancelled and blocks (without
+    spinning) while paused. Both also release a paused run, so it never stays blocked.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # makes pause/cancel/resume atomic with respect to each other
         self._cancelled = threading.Event()
+        self._finishing = threading.Event()
         self._running = threading.Event()
         self._running.set()
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finishing.set()
+            self._running.set()
+
+    @property
+    def finishing(self) -> bool:
+        return self._finishing.is_set()
 
     def cancel(self) -> None:
         with self._lock:
@@ -217,11 +232,11 @@ class TrainingControl:
 
     def checkpoint(self, on_pause: Callable[[], None] | None = None,
                    on_resume: Callable[[], None] | None = None) -> bool:
-        """Training thread only: wait while paused; True to go on, False when cancelled."""
+        """Training thread only: wait while paused; True to go on, False to stop."""
         if not self._running.is_set():
             if on_pause is not None:
                 on_pause()
             self._running.wait()
             if on_resume is not None and not self._cancelled.is_set():
                 on_resume()
-        return not self._cancelled.is_set()
+        return not (self._cancelled.is_set() or self._finishing.is_set())

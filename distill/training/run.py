@@ -103,7 +103,7 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
         emit(Failed(message, path))
         raise TrainingError(message)
     emit(Finished(path, outcome.epochs, stopped_early=outcome.status == "stopped_early",
-                  cancelled=outcome.status == "cancelled"))
+                  cancelled=outcome.status == "cancelled", stopped=outcome.status == "stopped"))
     return path
 
 

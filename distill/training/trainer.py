@@ -42,7 +42,7 @@ from distill.training.state import TrainState, kl_beta, loss_limit, stft_factor
 
 log = logging.getLogger(__name__)
 
-Status = Literal["finished", "cancelled", "stopped_early", "diverged"]
+Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged"]
 _CANCELLED = "cancelled"
 
 
@@ -112,8 +112,8 @@ class Trainer:
         epochs = self.run_config.training.epochs
         while self.state.epoch < epochs:
             problem = self.train_epoch()
-            if problem == _CANCELLED or self.control.cancelled:
-                return self.stop("cancelled")
+            if problem == _CANCELLED or self.control.cancelled or self.control.finishing:
+                return self.stop("cancelled" if self.control.cancelled else "stopped")
             if problem is None:
                 problem = self.end_epoch()
             if problem is not None and not self.rollback(problem):

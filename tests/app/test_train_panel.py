@@ -139,12 +139,14 @@ def test_start_trains_plots_previews_then_stop_saves_a_model(qtbot, make_panel, 
 
     with qtbot.waitSignal(panel.modelReady, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(panel.controls.stop_button, Qt.MouseButton.LeftButton)
-        assert buttons(panel) == (False, False, False, False)  # stopping: nothing to click
+        # stopping: only Stop again (= skip the analysis) can be clicked
+        assert buttons(panel) == (False, False, False, True)
     path = blocker.args[0]
     assert path == panel.output_path and path.parent == tmp_path / "models"
     assert re.fullmatch(re.escape(tiny_cache.report.folder.name) + r"-\d{8}-\d{6}\.distill", path.name)
     model = load_model(path)
     assert model.model_config == TINY_MODEL and len(model.history) >= 1
+    assert "latent" in model.extra_metadata  # a stopped run is analysed: explorable at once
     assert busy == [True, False] and ready == [path] and not errors
     assert not panel.is_busy and buttons(panel) == (True, False, False, False)
     assert panel.status.text.startswith("Stopped after") and str(path) in panel.status.text

@@ -106,3 +106,28 @@ def test_devices():
     if not torch.cuda.is_available():
         with pytest.raises(TrainingError, match="no usable CUDA GPU"):
             select_device("cuda")
+
+
+@pytest.mark.parametrize("request_stop", ["finish", "cancel"])
+def test_stop_keeps_the_model_and_finish_also_analyses_it(tiny_cache, tmp_path, request_stop):
+    from distill.training.events import StepProgress, TrainingControl
+
+    control, events = TrainingControl(), []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, StepProgress) and event.epoch == 2:
+            getattr(control, request_stop)()  # from the GUI or Ctrl-C, any thread
+
+    path = train_tiny(tiny_cache, tmp_path / "m.distill", tiny_run(epochs=50), on_event=on_event,
+                      control=control, checkpoint_dir=tmp_path / "ckpt")
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.epochs < 50
+    loaded = load_model(path)
+    if request_stop == "finish":
+        assert finished.stopped and not finished.cancelled
+        assert any(isinstance(e, AnalysisStarted) for e in events)
+        assert "latent" in loaded.extra_metadata
+    else:
+        assert finished.cancelled and not finished.stopped
+        assert "latent" not in loaded.extra_metadata
