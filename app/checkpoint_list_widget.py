@@ -63,7 +63,7 @@ class CheckpointListWidget(QWidget):
     def add_checkpoint(self, path: Path, epoch: int, step: int) -> None:
         """List a new checkpoint at the top and select it; forget those deleted since."""
         path = Path(path)
-        item = QListWidgetItem(f"epoch {epoch} (step {step}) — {path.parent.name}")
+        item = QListWidgetItem(f"epoch {epoch} · step {step}")  # the full path is the tooltip
         item.setData(PATH_ROLE, path)
         item.setToolTip(str(path))
         self.list.insertItem(0, item)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -44,12 +44,12 @@ def drop(window: MainWindow, *paths: Path) -> None:
     """What a file manager's drag does: enter (the window must accept it), then drop."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    where = QPointF(window.width() / 2, window.height() / 2)
-    args = (where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(*args)
+    where = QPoint(window.width() // 2, window.height() // 2)
+    rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(where, *rest)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
-    QApplication.sendEvent(window, QDropEvent(*args))
+    QApplication.sendEvent(window, QDropEvent(QPointF(where), *rest))
 
 
 def test_first_start_loads_the_demo_dataset(qtbot, make_window, tmp_path):
