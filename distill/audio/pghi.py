@@ -131,6 +131,24 @@ def _noise(m, t, seed):
     return (np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0) - 0.5) * 2 * math.pi
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _push(head, link, code_of, nodes, bucket, code):
+    """Push ``code`` into ``bucket`` of the queue; returns the new node count."""
+    code_of[nodes] = code
+    link[nodes] = head[bucket]
+    head[bucket] = nodes
+    return nodes + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reach(n, phase, cur, todo, levels, head, link, code_of, nodes, top):
+    """Bin ``n`` of this frame gets ``phase`` and joins the queue; returns (nodes, top)."""
+    cur[n] = phase
+    todo[n] = False
+    bucket = levels[n]
+    return _push(head, link, code_of, nodes, bucket, n), max(top, bucket)
+
+
 @numba.njit(cache=True, nogil=True)
 def _rtpghi(logmag, freq, level, time_scale, freq_scale, inv_bin_hz, bin_offset, seed, n_buckets, out):
     """Fill ``out`` ``[T, K]`` with wrapped torch-convention phase.
@@ -175,10 +193,7 @@ def _rtpghi(logmag, freq, level, time_scale, freq_scale, inv_bin_hz, bin_offset,
                 seed_top = max(seed_top, b)
                 if t > 0 and level[t - 1, m] >= 0:
                     b = level[t - 1, m]
-                    code_of[nodes] = m + n_bins
-                    link[nodes] = head[b]
-                    head[b] = nodes
-                    nodes += 1
+                    nodes = _push(head, link, code_of, nodes, b, m + n_bins)
                     top = max(top, b)
             else:
                 todo[m] = False
@@ -197,15 +212,9 @@ def _rtpghi(logmag, freq, level, time_scale, freq_scale, inv_bin_hz, bin_offset,
                     seed_head[seed_top] = seed_link[m]
                     if todo[m]:
                         best = m
-                cur[best] = _noise(best + bin_offset, t, seed)
-                todo[best] = False
+                nodes, top = _reach(best, _noise(best + bin_offset, t, seed), cur, todo, level[t],
+                                    head, link, code_of, nodes, top)
                 remaining -= 1
-                b = level[t, best]
-                code_of[nodes] = best
-                link[nodes] = head[b]
-                head[b] = nodes
-                nodes += 1
-                top = b
                 continue
             node = head[top]
             head[top] = link[node]
@@ -218,39 +227,21 @@ def _rtpghi(logmag, freq, level, time_scale, freq_scale, inv_bin_hz, bin_offset,
                 if n < 0 or n >= n_bins or not todo[n]:
                     n = m
                 if todo[n]:
-                    cur[n] = prev[m] + 0.5 * time_scale * (freq[t - 1, m] + freq[t, n])
-                    todo[n] = False
+                    phase = prev[m] + 0.5 * time_scale * (freq[t - 1, m] + freq[t, n])
+                    nodes, top = _reach(n, phase, cur, todo, level[t], head, link, code_of, nodes, top)
                     remaining -= 1
-                    b = level[t, n]
-                    code_of[nodes] = n
-                    link[nodes] = head[b]
-                    head[b] = nodes
-                    nodes += 1
-                    top = max(top, b)
                 continue
             m = code
             n = m + 1
             if n < n_bins and todo[n]:
-                cur[n] = cur[m] + 0.5 * (fgrad[m] + fgrad[n])
-                todo[n] = False
+                phase = cur[m] + 0.5 * (fgrad[m] + fgrad[n])
+                nodes, top = _reach(n, phase, cur, todo, level[t], head, link, code_of, nodes, top)
                 remaining -= 1
-                b = level[t, n]
-                code_of[nodes] = n
-                link[nodes] = head[b]
-                head[b] = nodes
-                nodes += 1
-                top = max(top, b)
             n = m - 1
             if n >= 0 and todo[n]:
-                cur[n] = cur[m] - 0.5 * (fgrad[m] + fgrad[n])
-                todo[n] = False
+                phase = cur[m] - 0.5 * (fgrad[m] + fgrad[n])
+                nodes, top = _reach(n, phase, cur, todo, level[t], head, link, code_of, nodes, top)
                 remaining -= 1
-                b = level[t, n]
-                code_of[nodes] = n
-                link[nodes] = head[b]
-                head[b] = nodes
-                nodes += 1
-                top = max(top, b)
         for m in range(n_bins):
             # centred -> torch convention, wrapped in float64 before the float32 store
             # (floor instead of %: numba's float modulo costs several times more).
