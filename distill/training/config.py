@@ -123,11 +123,20 @@ class AugmentationConfig(ConfigBase):
 
 @dataclass(frozen=True)
 class LossWeights(ConfigBase):
-    """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up)."""
+    """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up).
+
+    The waveform (multi-resolution STFT) term's gradient is ~70x the magnitude term's at
+    equal weight (it acts through the exponential magnitude mapping), and gradients are
+    clipped by their total norm: at weight 0.25 it drowned the spectrogram terms. Measured
+    on the demo dataset (1,500 steps, batch 8; magnitude error in nepers per mel bin on
+    the training clips / spectral convergence of the rendered audio): weight 0.25: 2.40 /
+    0.83; 0.05: 2.18 / 0.87; 0.01: 1.21 / 0.73; 0.005: 0.99 / 0.63; 0 (term off): 0.88 /
+    0.56 — and at 0.005 the waveform loss itself ends lower than at 0.25 (0.91 vs 1.31).
+    """
 
     magnitude: float = 1.0
     instantaneous_frequency: float = 0.5
-    stft: float = 0.25
+    stft: float = 0.005
     kl: float = 1.0
 
 
@@ -143,6 +152,10 @@ class TrainingConfig(ConfigBase):
     ----------
     epochs, batch_size, learning_rate, weight_decay
         The optimiser (AdamW) and the length of the run.
+    min_steps
+        Epochs are raised until the run makes at least this many optimiser steps: a
+        40-clip dataset has only a few steps per epoch, and a model learns by steps, not
+        epochs. Never applied when the user set ``epochs`` (0 = off).
     lr_warmup_fraction, min_lr_fraction
         Learning-rate schedule: linear warm-up over this share of the steps, then a cosine
         decay to ``min_lr_fraction`` times the learning rate.
@@ -200,6 +213,7 @@ class TrainingConfig(ConfigBase):
     rollback_lr_factor: float = 0.5
     divergence_factor: float = 1e3
     preset: str = "auto"
+    min_steps: int = 0
     lr_warmup_fraction: float = 0.02
     min_lr_fraction: float = 0.1
     stft_loss_clips: int = 1
@@ -224,6 +238,8 @@ class TrainingConfig(ConfigBase):
             raise ValueError(f"kl_warmup_fraction must be in [0, 1], got {self.kl_warmup_fraction}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
         if self.preset not in PRESET_NAMES:

@@ -4,6 +4,9 @@
   often and memorises fast. Augmentation on, decoupled weight decay, a longer and
   stronger KL warm-up (a smoother latent space rather than a lookup table), more epochs
   (each epoch is only a few steps) and smaller batches (more steps per epoch).
+- ``min_steps`` (tiny, small): epochs are raised until the run makes that many optimiser
+  steps. The demo (44 clips) at batch 16 makes 3 steps an epoch: 150 epochs are only 450
+  steps, far from a fitted model.
 - ``small`` (21-100 files): light regularisation, light augmentation (gain only).
 - ``large`` (more): no augmentation, bigger batches, fewer epochs (each epoch is long).
 
@@ -13,9 +16,11 @@ explicitly: explicit settings always win.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from distill.training.batches import steps_per_epoch
 from distill.training.config import PRESET_NAMES, AugmentationConfig, TrainingConfig
 
 #: Largest file count of each preset, in order; above the last one: "large".
@@ -25,6 +30,7 @@ PRESET_LIMITS = (("tiny", 20), ("small", 100))
 PRESETS: Mapping[str, Mapping[str, Any]] = {
     "tiny": {
         "epochs": 300,
+        "min_steps": 2500,
         "batch_size": 8,
         "weight_decay": 1e-4,
         "kl_warmup_fraction": 0.5,
@@ -35,6 +41,7 @@ PRESETS: Mapping[str, Mapping[str, Any]] = {
     },
     "small": {
         "epochs": 150,
+        "min_steps": 2500,
         "batch_size": 16,
         "weight_decay": 1e-5,
         "kl_warmup_fraction": 0.3,
@@ -97,6 +104,16 @@ def apply_preset(config: TrainingConfig, preset: str, explicit: Iterable[str] = 
             value = value.replace(**{f: getattr(config.augmentation, f) for f in kept})
         changes[name] = value
     return config.replace(**changes, preset=preset)
+
+
+def ensure_min_steps(config: TrainingConfig, train_clips: int,
+                     explicit: Iterable[str] = ()) -> TrainingConfig:
+    """``config`` with epochs raised so the run makes ``config.min_steps`` optimiser steps
+    over ``train_clips`` training clips (unchanged when the user set ``epochs``)."""
+    if "epochs" in set(explicit) or config.min_steps <= 0 or train_clips <= 0:
+        return config
+    needed = math.ceil(config.min_steps / steps_per_epoch(train_clips, config.batch_size))
+    return config if needed <= config.epochs else config.replace(epochs=needed)
 
 
 def resolve_preset(config: TrainingConfig, num_files: int, explicit: Iterable[str] = ()) -> TrainingConfig:

@@ -30,7 +30,7 @@ from distill.training.checkpoint import (
 from distill.training.config import RunConfig
 from distill.training.events import EventCallback, Failed, Finished, TrainingCancelledError, TrainingControl
 from distill.training.finalize import finalize_model
-from distill.training.presets import resolve_preset
+from distill.training.presets import ensure_min_steps, resolve_preset
 from distill.training.trainer import Trainer, TrainOutcome
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, ex
     run = resolve_run(setup, explicit, resumed, len(cache.files))
     normalization = resumed.normalization if resumed else cache.normalization_stats()
     datasets = make_datasets(cache, run.training, normalization)
+    if resumed is None:
+        run = run.replace(training=ensure_min_steps(run.training, len(datasets.train), explicit))
     folder = CheckpointFolder(checkpoint_folder(output, checkpoint_dir, resumed),
                               run.training.keep_checkpoints, last=resumed.path if resumed else None)
     folder.check_writable()

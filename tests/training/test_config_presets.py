@@ -67,3 +67,15 @@ def test_auto_resolves_from_the_file_count_and_a_named_preset_is_kept():
     assert resolve_preset(TrainingConfig(preset="large"), 8).preset == "large"
     with pytest.raises(ValueError, match="unknown preset"):
         apply_preset(TrainingConfig(), "auto")
+
+
+def test_small_datasets_get_enough_optimiser_steps():
+    from distill.training.presets import ensure_min_steps
+
+    tiny = apply_preset(TrainingConfig(), "tiny")
+    raised = ensure_min_steps(tiny, train_clips=40)  # 5 steps per epoch at batch 8
+    assert raised.epochs == 500 and raised.epochs * 5 >= tiny.min_steps
+    assert ensure_min_steps(tiny, train_clips=4000).epochs == tiny.epochs  # already enough
+    assert ensure_min_steps(tiny.replace(epochs=20), 40, explicit={"epochs"}).epochs == 20
+    large = apply_preset(TrainingConfig(), "large")
+    assert large.min_steps == 0 and ensure_min_steps(large, 40).epochs == large.epochs
