@@ -1,9 +1,17 @@
 """Thread policy for torch on small machines.
 
-Measured on 2-core machines (``benchmarks/decode.py``): with OpenMP's default active
-spin-wait, small-op inference collapses 10-100x while another process is busy; a
-PASSIVE wait policy (set by ``import distill``) keeps it steady. ``apply_thread_policy``
-chooses the intra-op thread count for a role.
+Measured on a 2-core machine (``benchmarks/decode.py``, decoder + inverse of one 1 s clip):
+
+- OpenMP's default ACTIVE wait spins: with another process busy, a decode took 276 ms
+  instead of 9 ms (p95 1.6 s). ``import distill`` sets ``OMP_WAIT_POLICY=PASSIVE``.
+- With PASSIVE waits, waking a second thread costs more than it gains on one clip:
+  decoder + locked inverse 9.2 ms on 1 thread, 12.2 ms on 2; PGHI inverse 5.9 vs 9.2 ms.
+  Batches go the other way (4 clips: 27.8 ms on 2 threads vs 33.7 ms on 1).
+
+So real-time rendering (one clip at a time, on the renderer thread) runs on
+``REALTIME_THREADS``; training and batch rendering use every core. ``torch.set_num_threads``
+applies to the calling thread's OpenMP regions, so a renderer thread can run on one thread
+while a training thread uses two.
 """
 
 from __future__ import annotations
@@ -22,6 +30,15 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Intra-op threads of a real-time renderer thread (see the module docstring).
+REALTIME_THREADS = 1
+
+
+def apply_realtime_policy() -> int:
+    """Call on a real-time renderer thread: one clip at a time is fastest single-threaded."""
+    return apply_thread_policy(REALTIME_THREADS)
 
 
 def apply_thread_policy(num_threads: int = 0) -> int:
