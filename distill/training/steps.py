@@ -90,7 +90,8 @@ def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Adam
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
                    total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup = round(config.lr_warmup_fraction * total_steps)
+    warmup = min(total_steps, max(round(config.lr_warmup_fraction * total_steps),
+                                  config.lr_warmup_min_steps))
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, WarmupCosine(total_steps, warmup, config.min_lr_fraction))
 
