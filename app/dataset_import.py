@@ -92,7 +92,7 @@ def gather_files(paths: Sequence[Path], root: Path, cancel: threading.Event | No
                 os.symlink(source.resolve(), target)
                 linked += 1
                 continue
-            except (OSError, NotImplementedError) as exc:
+            except (OSError, RuntimeError) as exc:  # RuntimeError: no symlinks on this platform
                 log.info("symbolic links are not possible in %s (%s): copying", folder, exc)
                 can_link = False
         try:

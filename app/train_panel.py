@@ -19,17 +19,16 @@ Keys (while the tab is shown): Ctrl+Return starts, Ctrl+P pauses/resumes, Ctrl+.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from app.audio_controller import AudioController
 from app.checkpoint_list_widget import CheckpointListWidget
 from app.loss_plot_widget import LossPlotWidget
+from app.model_paths import default_models_dir, new_model_path
 from app.preview_widget import PreviewWidget
 from app.settings import AppSettings
 from app.training_controls_widget import (
@@ -44,7 +43,6 @@ from app.training_controls_widget import (
 from app.training_settings_widget import TrainingSettingsWidget
 from app.training_status_widget import TrainingStatusWidget
 from app.workers import TrainingWorker
-from distill.constants import MODEL_SUFFIX
 from distill.data import DatasetCache
 from distill.training.config import ModelConfig, RunConfig
 from distill.training.events import (
@@ -66,22 +64,6 @@ from distill.training.presets import choose_preset
 log = logging.getLogger(__name__)
 
 NO_DATASET_TEXT = "No dataset yet: load a folder of sounds in the Dataset tab."
-
-
-def default_models_dir() -> Path:
-    """``user_data_dir("distill-studio")/models``: where trained models are written."""
-    return Path(platformdirs.user_data_dir("distill-studio")) / "models"
-
-
-def new_model_path(folder: Path, dataset_name: str, when: datetime) -> Path:
-    """``folder/<dataset>-<YYYYmmdd-HHMMSS>.distill`` (the name made safe for a file name),
-    with ``~2``, ``~3``... added when such a file exists: a model is never overwritten."""
-    safe = re.sub(r"[^\w.-]+", "_", dataset_name).strip("._") or "model"
-    stem = f"{safe}-{when:%Y%m%d-%H%M%S}"
-    path, counter = folder / f"{stem}{MODEL_SUFFIX}", 2
-    while path.exists():
-        path, counter = folder / f"{stem}~{counter}{MODEL_SUFFIX}", counter + 1
-    return path
 
 
 class TrainPanel(QWidget):

@@ -88,6 +88,7 @@ class PlaybackEngine:
         capacity = max(block_size, 8192)
         self._mix = np.zeros(capacity, dtype=np.float32)
         self._old = np.zeros(capacity, dtype=np.float32)
+        self._level = np.zeros(capacity, dtype=np.float32)
         # Written by callers, read by the callback: one reference each.
         self._request: Sound | None = None
         # Owned by the callback.
@@ -225,7 +226,7 @@ class PlaybackEngine:
             self._mix_fade(mix, frames)
         outdata[:, 0] = mix
         outdata[:, 1] = mix
-        self._peak = float(np.abs(mix).max()) if frames else 0.0
+        self._peak = float(np.abs(mix, out=self._level[:frames]).max()) if frames else 0.0
 
     def _begin_transition(self, request: Sound | None) -> None:
         # The playing sound becomes the one fading out (a fade in progress is cut short).

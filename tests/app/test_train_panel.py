@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QValidator
 
-from app.train_panel import IDLE, PAUSED, RUNNING, TrainPanel, default_models_dir, new_model_path
+from app.model_paths import default_models_dir, new_model_path
+from app.train_panel import IDLE, PAUSED, RUNNING, TrainPanel
 from app.training_settings_widget import DEFAULT_LATENT, SETTINGS_KEY, LogSpinBox
 from app.workers import live_workers
 from distill.errors import TrainingError
