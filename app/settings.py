@@ -27,10 +27,6 @@ class AppSettings:
         else:
             self._qs = QSettings(str(path), QSettings.Format.IniFormat)
 
-    @property
-    def file_name(self) -> str:
-        return self._qs.fileName()
-
     # geometry -----------------------------------------------------------------
     def geometry(self) -> QByteArray | None:
         value = self._qs.value("window/geometry")

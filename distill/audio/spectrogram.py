@@ -125,14 +125,6 @@ class ComplexSpectrogram(nn.Module):
     # ------------------------------------------------------------------ inverse
     # The inverse works frame-major ([B, T, K]): the reassignment scatters, the PGHI walk
     # along frequency and the irfft all run along the last, contiguous axis.
-    def linear_magnitude(self, spec: torch.Tensor) -> torch.Tensor:
-        """Linear STFT magnitude ``[B, K, T]`` estimated from ``[B, 2, M, T]``."""
-        return self._magnitude_frames(spec, self._frequency_frames(spec)).transpose(-1, -2)
-
-    def linear_frequencies(self, spec: torch.Tensor) -> torch.Tensor:
-        """Per-bin frequency ``[B, K, T]`` in Hz from the IF channel."""
-        return self._frequency_frames(spec).transpose(-1, -2)
-
     def band_frequencies(self, spec: torch.Tensor) -> torch.Tensor:
         """Channel 1 of ``[B, 2, M, T]`` -> absolute band frequencies in Hz ``[B, M, T]``."""
         return self.centres[:, None] + spec[:, 1].clamp(-1.0, 1.0) * self.if_scale[:, None]
@@ -204,8 +196,9 @@ class ComplexSpectrogram(nn.Module):
         if spec.dim() != 4 or spec.shape[1] != 2:
             raise ValueError(f"expected spectrograms [B, 2, M, T], got {tuple(spec.shape)}")
         length = self.num_samples(spec.shape[-1]) if length is None else length
-        if spec.shape[-1] < 2:  # a single frame has no overlap-add to invert: silence
-            return spec.new_zeros(spec.shape[0], 1, length)
+        if spec.shape[-1] < 2:
+            # One frame has no phase advance to integrate: hold it for two, keep the start.
+            spec = torch.cat([spec, spec], dim=-1)
         freq = self._frequency_frames(spec)
         magnitude = self._magnitude_frames(spec, freq)
         if phase == "locked":

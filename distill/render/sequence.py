@@ -108,11 +108,6 @@ def synthesize(spec: torch.Tensor, spectrogram: ComplexSpectrogram, length: int,
     """
     hop = spectrogram.config.hop_length
     device = spectrogram.window.device
-    if spec.shape[-1] < 2 or length < hop:
-        # A single frame has no phase advance to integrate: render two frames, keep the start.
-        spec = spec if spec.shape[-1] >= 2 else torch.cat([spec, spec], dim=-1)
-        return synthesize(spec, spectrogram, max(length, hop), phase=phase, seed=seed,
-                          chunk_frames=chunk_frames)[:length]
     n_frames = spec.shape[-1]
     chunk_frames = max(chunk_frames, 4 * CHUNK_MARGIN_FRAMES)
 

@@ -258,3 +258,10 @@ def test_absurd_magnitudes_stay_finite(cs):
         assert torch.isfinite(out).all()
     cs.complex_mel_to_waveform(spec, phase="locked").square().mean().backward()
     assert torch.isfinite(spec.grad).all()
+
+
+def test_a_single_frame_is_held_not_silenced(cs):
+    spec = cs.waveform_to_complex_mel(torch.tensor(synth.sine(1000.0, 0.04))[None, None])[..., 1:2]
+    for phase in ("locked", "pghi"):
+        out = cs.complex_mel_to_waveform(spec, length=512, phase=phase)
+        assert out.shape == (1, 1, 512) and out.abs().max() > 1e-3
