@@ -1,7 +1,7 @@
 """Decode benchmark: latent -> spectrogram -> waveform, batch 1, on 1 and 2 CPU threads.
 
 Rows (each under ``torch.inference_mode`` after a warm-up): the decoder alone (the
-eval-mode ``ConvDecoder`` and the inference copy from ``ConvVAE.decoder_for_inference``),
+eval-mode ``ConvDecoder`` and the inference copy from ``distill.models.decoder_for_inference``),
 then decoder + inverse for one ~1 s clip and for four consecutive clips (decoded as a
 batch of 4, spectrograms concatenated in time, inverted at once; no crossfade) with the
 differentiable ``"locked"`` phase and, where it exists, ``"pghi"`` ("n/a" otherwise).
@@ -55,7 +55,7 @@ import torch
 from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.constants import SAMPLE_RATE
-from distill.models import ConvVAE, load_model
+from distill.models import ConvVAE, decoder_for_inference, load_model
 from distill.threads import apply_thread_policy
 
 TARGET_MS_PER_CLIP = 10.0
@@ -94,7 +94,7 @@ def build(model_path: str | None) -> tuple[ConvVAE, ComplexSpectrogram, Normaliz
 
 def measure(args: argparse.Namespace, load: str) -> list[dict]:
     model, transform, stats = build(args.model)
-    fast = model.decoder_for_inference()
+    fast = decoder_for_inference(model)
     frames = model.geometry.n_frames
     clip_s = transform.num_samples(frames) / SAMPLE_RATE
     z1 = torch.randn(1, model.latent_dim)

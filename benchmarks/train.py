@@ -75,10 +75,11 @@ from distill.models import (
     magnitude_loss,
     multi_resolution_stft_loss,
 )
+from distill.models.config import LossWeights
 from distill.threads import apply_thread_policy
 from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
-from distill.training.config import LossWeights, RunConfig, TrainingConfig
+from distill.training.config import RunConfig, TrainingConfig
 
 #: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
 CASES = {

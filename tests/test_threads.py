@@ -3,6 +3,7 @@
 import os
 import threading
 
+import pytest
 import torch
 
 import distill  # noqa: F401
@@ -13,7 +14,15 @@ def test_import_sets_a_passive_wait_policy():
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
 
 
-def test_a_renderer_thread_can_run_single_threaded_beside_a_training_thread():
+@pytest.fixture
+def restore_torch_threads():
+    """torch's intra-op thread count is process-wide state: put it back for the next test."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_renderer_thread_can_run_single_threaded_beside_a_training_thread(restore_torch_threads):
     apply_thread_policy(2)
     seen = {}
 

@@ -1,1 +1,2 @@
-"""Audio: file I/O, the 2-channel representation and its inverse, normalisation."""
+"""Audio: file I/O, the 2-channel representation (``config``: ``ComplexSpectrogramConfig``)
+and its inverse, normalisation."""

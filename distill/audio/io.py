@@ -8,8 +8,6 @@ used raises ``AudioFileError`` with its path and a reason a musician understands
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import soundfile as sf
 
 from distill.constants import EXPORT_FORMATS, SAMPLE_RATE
 from distill.errors import AudioFileError
+from distill.fileio import write_atomically
 
 #: Peak level under which a file counts as silent (-90 dBFS).
 SILENCE_PEAK = 10 ** (-90 / 20)
@@ -144,47 +143,6 @@ def save_audio(path: str | Path, wave: np.ndarray, format: str | None = None,
     write_atomically(path, lambda f: sf.write(f, data, sample_rate, format=sf_format,
                                               subtype=subtype))
     return path
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it.
-
-    Nothing half-written ever carries the final name; on failure the temporary file is
-    removed and the previous file (if any) is untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_file(path: Path) -> None:

@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.constants import SAMPLE_RATE
-from distill.training.config import ComplexSpectrogramConfig
 
 
 @dataclass(frozen=True)

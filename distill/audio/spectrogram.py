@@ -21,9 +21,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.melbank import mel_geometry
 from distill.constants import SAMPLE_RATE
-from distill.training.config import ComplexSpectrogramConfig
 
 #: Mel energy that maps to magnitude log(2): ~-100 dBFS noise. Keeps quiet detail.
 MAG_FLOOR = 1e-8

@@ -80,7 +80,7 @@ def describe_model(path: Path) -> dict[str, Any]:
         "input_shape": [2, *loaded.model.geometry.input_shape],
         "model": loaded.model_config.to_dict(), "spectrogram": loaded.spectrogram.to_dict(),
         "data": loaded.data.to_dict(), "normalization": loaded.normalization.to_dict(),
-        "training": None if loaded.training is None else loaded.training.to_dict(),
+        "training": loaded.training,
         "epochs": len(loaded.history), "last_epoch": loaded.history[-1] if loaded.history else None,
         "latent_axes": axes if isinstance(axes, list) else None,
         "extra_tensors": {k: list(v.shape) for k, v in loaded.extra_tensors.items()},

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from distill.audio.normalization import NormalizationStats
-from distill.training.config import AugmentationConfig
+from distill.data.config import AugmentationConfig
 
 
 def item_generator(seed: int, epoch: int, clip_id: int) -> torch.Generator:

@@ -17,26 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.io import load_audio
 from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data.clips import file_clips
-from distill.data.events import (
-    CacheFinished,
-    CancelFlag,
-    EventCallback,
-    FileProcessed,
-    FileSkipped,
-    ScanStarted,
-    cancel_check,
-    emitter,
-)
+from distill.data.config import DataConfig
+from distill.data.events import CacheFinished, DatasetEvent, FileProcessed, FileSkipped, ScanStarted
 from distill.data.manifest import Manifest
 from distill.data.report import SKIPPED, FileEntry, ScanReport, clock
 from distill.data.scan import iter_scan, list_dataset_files
 from distill.data.store import CLIP_DTYPE, CacheStore
 from distill.errors import AudioFileError, DatasetError
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
+from distill.progress import CancelFlag, EventCallback, cancel_check, emitter
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +81,8 @@ class DatasetCache:
 
 def build_cache(folder: str | Path, spectrogram_config: ComplexSpectrogramConfig | None = None,
                 data_config: DataConfig | None = None, cache_dir: str | Path | None = None,
-                on_event: EventCallback | None = None, cancel: CancelFlag = None) -> DatasetCache:
+                on_event: EventCallback[DatasetEvent] | None = None,
+                cancel: CancelFlag = None) -> DatasetCache:
     """Scan ``folder`` and cache the clips of every usable file that is not cached yet.
 
     Parameters

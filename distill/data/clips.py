@@ -24,8 +24,9 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.spectrogram import ComplexSpectrogram
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
+from distill.data.config import DataConfig
 
 #: Longest stretch of audio transformed at once (bounds the STFT's memory).
 CHUNK_SECONDS = 30.0

@@ -11,7 +11,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -20,11 +20,28 @@ from torch.utils.data import Dataset
 from distill.audio.normalization import NormalizationStats
 from distill.data.augment import augment_clip, item_generator
 from distill.data.cache import DatasetCache
+from distill.data.config import AugmentationConfig
 from distill.data.split import DatasetSplit, clip_table, split_clips
-from distill.training.config import AugmentationConfig, TrainingConfig
 
 #: Memory maps kept open per process (each holds a file descriptor).
 MAX_OPEN_FILES = 64
+
+
+class SplitSettings(Protocol):
+    """What ``make_datasets`` reads from a run's settings (``distill.training.config.
+    TrainingConfig`` has these fields; the data layer does not import training)."""
+
+    @property
+    def validation_fraction(self) -> float: ...
+
+    @property
+    def min_files_for_file_split(self) -> int: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def augmentation(self) -> AugmentationConfig: ...
 
 
 class ClipItem(NamedTuple):
@@ -113,9 +130,12 @@ class TrainValidation:
     stats: NormalizationStats
 
 
-def make_datasets(cache: DatasetCache, config: TrainingConfig,
+def make_datasets(cache: DatasetCache, config: SplitSettings,
                   stats: NormalizationStats | None = None) -> TrainValidation:
     """Split a cache (``split_clips``) and wrap both sides; augmentation on training only.
+
+    ``config`` is normally the run's ``TrainingConfig``: its held-out share, the file count
+    from which the split goes by file, the seed and the augmentation.
 
     Raises
     ------

@@ -1,15 +1,14 @@
-"""Progress events of a dataset scan / cache build, and the cancel flag they honour.
+"""Progress events of a dataset scan / cache build.
 
-The build reports through one plain callback ``on_event(event)``: the CLI prints the
-events, the studio re-emits them as Qt signals from its worker thread. Events are small
-frozen dataclasses, safe to hand to another thread. The callback runs on the building
-thread, so it must be quick (draw a bar, emit a signal) and must not block.
+The build reports through one plain callback ``on_event(event)``
+(``distill.progress.EventCallback[DatasetEvent]``): the CLI prints the events, the studio
+re-emits them as Qt signals from its worker thread. Events are small frozen dataclasses,
+safe to hand to another thread. The callback runs on the building thread, so it must be
+quick (draw a bar, emit a signal) and must not block.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,22 +52,3 @@ class CacheFinished:
 
 
 DatasetEvent = ScanStarted | FileProcessed | FileSkipped | CacheFinished
-EventCallback = Callable[[DatasetEvent], None]
-#: A ``threading.Event`` or any callable returning True once the work should stop.
-CancelFlag = threading.Event | Callable[[], bool] | None
-
-
-def cancel_check(cancel: CancelFlag) -> Callable[[], bool]:
-    """Turn a cancel flag (Event, callable or None) into a function returning a bool."""
-    if cancel is None:
-        return lambda: False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set
-    if callable(cancel):
-        return lambda: bool(cancel())
-    raise TypeError(f"cancel must be a threading.Event or a callable, got {type(cancel).__name__}")
-
-
-def emitter(on_event: EventCallback | None) -> EventCallback:
-    """``on_event`` itself, or a callback that drops events when none was given."""
-    return on_event if on_event is not None else (lambda event: None)

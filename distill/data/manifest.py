@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.audio.io import write_atomically
 from distill.data.report import FileEntry
 from distill.data.scan import KnownHashes
+from distill.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from distill.audio.io import audio_info
 from distill.constants import AUDIO_EXTENSIONS
-from distill.data.events import CancelFlag, cancel_check
 from distill.data.report import SKIPPED, FileEntry, ScanReport
 from distill.errors import AudioFileError, DatasetError
+from distill.progress import CancelFlag, cancel_check
 
 log = logging.getLogger(__name__)
 

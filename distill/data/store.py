@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import platformdirs
 
-from distill.audio.io import write_atomically
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.spectrogram import REPRESENTATION_VERSION
 from distill.constants import SAMPLE_RATE
+from distill.data.config import DataConfig
 from distill.errors import DatasetError
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
+from distill.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The latent space of a trained model: sliders, map and morphs.
 
-- ``analyze``: ``analyze_latents`` encodes a dataset, finds its principal axes (PCA) and
+- ``build``: ``analyze_latents`` encodes a dataset, finds its principal axes (PCA) and
   names each by the audio feature that follows it (a measured claim, stored with it);
 - ``analysis``: ``LatentAnalysis`` and its storage in a model file (``to_model_extras`` /
   ``from_model_extras``);
@@ -11,7 +11,7 @@
 """
 
 from distill.latent.analysis import LATENT_FORMAT_VERSION, LatentAnalysis
-from distill.latent.analyze import analyze_latents
+from distill.latent.build import analyze_latents
 from distill.latent.config import LatentConfig
 from distill.latent.errors import AnalysisCancelledError, AxisError, LatentFormatError, NoLatentAnalysisError
 from distill.latent.events import (
@@ -19,7 +19,6 @@ from distill.latent.events import (
     AxisMeasured,
     ClipsEncoded,
     LatentEvent,
-    LatentEventCallback,
 )
 from distill.latent.features import FEATURES, Feature, measure_features
 from distill.latent.morph import slerp
@@ -40,7 +39,6 @@ __all__ = [
     "LatentAnalysis",
     "LatentConfig",
     "LatentEvent",
-    "LatentEventCallback",
     "LatentFormatError",
     "LatentSpace",
     "NoLatentAnalysisError",

@@ -1,4 +1,5 @@
-"""``LatentAnalysis``: the result of ``analyze_latents``, and how it lives in a model file.
+"""``LatentAnalysis``: the result of ``analyze_latents`` (``distill.latent.build``), and how it
+lives in a model file.
 
 Stored through ``save_model``'s extras (``to_model_extras``) — tensors:
 

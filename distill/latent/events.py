@@ -1,13 +1,13 @@
 """Progress events of the latent analysis (small frozen dataclasses, safe across threads).
 
-``analyze_latents`` reports through one plain callback, like the dataset cache build: the
-CLI prints the events, the studio re-emits them as Qt signals. The callback runs on the
+``analyze_latents`` reports through one plain callback
+(``distill.progress.EventCallback[LatentEvent]``), like the dataset cache build: the CLI
+prints the events, the studio re-emits them as Qt signals. The callback runs on the
 analysing thread, so it must be quick and must not block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,4 +42,3 @@ class AnalysisFinished:
 
 
 LatentEvent = ClipsEncoded | AxisMeasured | AnalysisFinished
-LatentEventCallback = Callable[[LatentEvent], None]

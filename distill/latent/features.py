@@ -59,7 +59,7 @@ class Feature:
     resolution
         Roughly a just-noticeable difference, in the feature's unit: 1 dB of level,
         ~5 % of centroid or rolloff frequency (0.07 octave), 10 cents of pitch. Changes
-        are compared across features in these units (see ``distill.latent.analyze``).
+        are compared across features in these units (see ``distill.latent.build``).
     """
 
     name: str

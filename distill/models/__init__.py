@@ -1,15 +1,16 @@
 """The convolutional VAE, its loss and its files.
 
+- ``config``: ``ModelConfig`` (hyper-parameters) and ``LossWeights``;
 - ``geometry``: padded shapes, bottleneck and flatten size (the one place they are computed);
 - ``vae``: ``ConvEncoder``, ``ConvDecoder``, ``ConvVAE``;
-- ``inference``: the frozen fast decoder copy used for rendering;
+- ``inference``: ``decoder_for_inference``, the frozen fast decoder copy used for rendering;
 - ``losses``: magnitude, IF, multi-resolution STFT and KL terms, ``vae_loss``;
 - ``safetensors_io``: safe, atomic tensor files (model files and training checkpoints);
 - ``persistence``: ``.distill`` model files (``save_model`` / ``load_model``).
 """
 
 from distill.models.geometry import Geometry, conv_geometry, conv_padding
-from distill.models.inference import InferenceDecoder, fuse_decoder
+from distill.models.inference import InferenceDecoder, decoder_for_inference, fuse_decoder
 from distill.models.losses import (
     LossTerms,
     instantaneous_frequency_loss,
@@ -32,6 +33,7 @@ __all__ = [
     "LossTerms",
     "conv_geometry",
     "conv_padding",
+    "decoder_for_inference",
     "fuse_decoder",
     "instantaneous_frequency_loss",
     "kl_divergence",

@@ -24,14 +24,14 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from distill.models.geometry import Geometry
-from distill.models.vae import ConvDecoder, check_latent_shape, spectrogram_activation
+from distill.models.vae import ConvDecoder, ConvVAE, check_latent_shape, spectrogram_activation
 
 
 class InferenceDecoder(nn.Module):
     """Frozen fast decoder: latents ``[B, latent_dim]`` -> spectrograms ``[B, 2, M, T]``.
 
     Same outputs as the ``ConvDecoder`` it was made from, in eval mode (to float
-    rounding). Build it with ``fuse_decoder`` or ``ConvVAE.decoder_for_inference``.
+    rounding). Build it with ``decoder_for_inference`` (or ``fuse_decoder``).
     Nothing ever trains or mutates it, so the renderer thread may own it without a lock;
     call it under ``torch.inference_mode()``.
     """
@@ -50,6 +50,17 @@ class InferenceDecoder(nn.Module):
         g = self.geometry
         h = self.fc(z).view(z.shape[0], *self.first_shape)
         return spectrogram_activation(self.blocks(h)[..., :g.n_mels, :g.n_frames])
+
+
+def decoder_for_inference(model: ConvVAE) -> InferenceDecoder:
+    """A frozen fast copy of ``model``'s decoder for rendering: ``[B, latent_dim]`` -> ``[B, 2, M, T]``.
+
+    BatchNorm folded into the convolutions and the linear layer folded into the first
+    transposed conv: the same outputs as ``model.decode`` in eval mode (to float
+    rounding), about twice as fast at batch 1 on a CPU. Later changes to the model
+    (training) do not reach the copy: make a new one.
+    """
+    return fuse_decoder(model.decoder)
 
 
 def fuse_decoder(decoder: ConvDecoder) -> InferenceDecoder:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from distill.models.config import LossWeights
 from distill.models.vae import LOGVAR_RANGE
-from distill.training.config import LossWeights
 
 #: FFT sizes of the multi-resolution STFT loss (hop = size // 4, Hann window).
 STFT_FFT_SIZES = (512, 1024, 2048)

@@ -10,7 +10,10 @@ holds ``format`` = ``MODEL_FORMAT`` and ``distill`` = one JSON document::
      "history": [{...}, ...], "extra_metadata": {...}}
 
 ``load_model`` rebuilds the model from the stored hyper-parameters
-(``ConvVAE.from_config``) and loads the weights strictly; nothing is ever unpickled.
+(``ConvVAE.from_config``) and loads the weights strictly; nothing is ever unpickled. The
+training settings are stored and returned as a plain mapping: rebuilding and rendering do
+not need them, and this layer does not import ``distill.training``
+(``TrainingConfig.from_dict(loaded.training)`` reads them back).
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ from typing import Any
 import torch
 
 from distill import __version__
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.normalization import NormalizationStats
+from distill.config_base import ConfigBase
 from distill.constants import MODEL_FORMAT, MODEL_FORMAT_VERSION, SAMPLE_RATE, SUPPORTED_MODEL_VERSIONS
+from distill.data.config import DataConfig
 from distill.errors import ModelFileError
+from distill.models.config import ModelConfig
 from distill.models.safetensors_io import read_tensor_file, write_tensor_file
 from distill.models.vae import ConvVAE
-from distill.training.config import ComplexSpectrogramConfig, DataConfig, ModelConfig, TrainingConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +50,17 @@ DOCUMENT_KEY = "distill"
 
 @dataclass
 class LoadedModel:
-    """Everything a model file holds. ``model`` is in eval mode on the requested device."""
+    """Everything a model file holds. ``model`` is in eval mode on the requested device.
+
+    ``training`` is the run's ``TrainingConfig`` as stored (its ``to_dict()``), or None.
+    """
 
     model: ConvVAE
     model_config: ModelConfig
     spectrogram: ComplexSpectrogramConfig
     data: DataConfig
     normalization: NormalizationStats
-    training: TrainingConfig | None
+    training: dict[str, Any] | None
     history: list[dict[str, Any]]
     extra_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     extra_metadata: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +72,7 @@ class LoadedModel:
 
 def save_model(path: str | Path, model: ConvVAE, *, spectrogram: ComplexSpectrogramConfig,
                data: DataConfig, normalization: NormalizationStats,
-               training: TrainingConfig | None = None,
+               training: ConfigBase | None = None,
                history: Sequence[Mapping[str, Any]] | None = None,
                extra_tensors: Mapping[str, torch.Tensor] | None = None,
                extra_metadata: Mapping[str, Any] | None = None) -> Path:
@@ -75,8 +84,10 @@ def save_model(path: str | Path, model: ConvVAE, *, spectrogram: ComplexSpectrog
         Destination, conventionally with the ``MODEL_SUFFIX`` extension.
     model
         The VAE; its geometry must match ``spectrogram.n_mels`` and ``data.clip_frames``.
-    spectrogram, data, normalization, training
+    spectrogram, data, normalization
         The configs and statistics the model was trained with (all stored).
+    training
+        The run's ``TrainingConfig`` (stored as a mapping), or None.
     history
         Per-epoch records (JSON-serialisable mappings), e.g. the epoch losses.
     extra_tensors
@@ -144,12 +155,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         spectrogram = ComplexSpectrogramConfig.from_dict(doc["spectrogram"])
         data = DataConfig.from_dict(doc["data"])
         normalization = NormalizationStats.from_dict(doc["normalization"])
-        training = None if doc.get("training") is None else TrainingConfig.from_dict(doc["training"])
     except KeyError as exc:
         raise ModelFileError(path, f"the file is incomplete (no {exc.args[0]!r} settings)") from None
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"the file holds invalid settings ({exc})") from None
     history, extra_metadata = doc.get("history") or [], doc.get("extra_metadata") or {}
+    training = doc.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise ModelFileError(path, "the file is corrupt (its training settings are not a map)")
     if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
         raise ModelFileError(path, "the file is corrupt (its training history is not a list of records)")
     if not isinstance(extra_metadata, dict):

@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from distill.audio.io import write_atomically
 from distill.errors import ModelFileError
+from distill.fileio import write_atomically
 
 #: Largest JSON header accepted (the safetensors library's own limit).
 MAX_HEADER_BYTES = 100_000_000

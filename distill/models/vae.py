@@ -14,17 +14,15 @@ layers are built eagerly in ``__init__`` so a state dict always matches its conf
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distill.audio.config import ComplexSpectrogramConfig
+from distill.data.config import DataConfig
+from distill.models.config import ModelConfig
 from distill.models.geometry import Geometry, conv_geometry, conv_padding
-from distill.training.config import ComplexSpectrogramConfig, DataConfig, ModelConfig
-
-if TYPE_CHECKING:  # inference imports this module; the method below imports it lazily
-    from distill.models.inference import InferenceDecoder
 
 #: Input/output channels of the representation: log-mel magnitude and instantaneous frequency.
 SPEC_CHANNELS = 2
@@ -177,18 +175,6 @@ class ConvVAE(nn.Module):
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar) if self.training else mu
         return self.decode(z), mu, logvar
-
-    def decoder_for_inference(self) -> InferenceDecoder:
-        """A frozen fast copy of the decoder for rendering: ``[B, latent_dim]`` -> ``[B, 2, M, T]``.
-
-        BatchNorm folded into the convolutions and the linear layer folded into the first
-        transposed conv: the same outputs as ``decoder`` in eval mode (to float rounding),
-        about twice as fast at batch 1 on a CPU. Later changes to this model (training)
-        do not reach the copy: make a new one. See ``distill.models.inference``.
-        """
-        from distill.models.inference import fuse_decoder
-
-        return fuse_decoder(self.decoder)
 
 
 def check_spectrogram_shape(x: torch.Tensor, geometry: Geometry) -> None:

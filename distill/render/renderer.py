@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.io import load_audio
 from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data.clips import clip_layout, clip_levels_db, file_clips
+from distill.data.config import DataConfig
 from distill.latent.analysis import LatentAnalysis
 from distill.latent.errors import NoLatentAnalysisError
 from distill.latent.morph import slerp
+from distill.models.inference import decoder_for_inference
 from distill.models.persistence import LoadedModel, load_model
 from distill.render.config import RenderConfig
 from distill.render.sequence import (
@@ -41,7 +44,6 @@ from distill.render.sequence import (
     join_clips,
     synthesize,
 )
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class Renderer:
         self.config = config or RenderConfig()
         self.device = torch.device(device)
         self.model = loaded.model.to(self.device).eval()
-        self.decoder = self.model.decoder_for_inference()
+        self.decoder = decoder_for_inference(self.model)
         self.spectrogram = ComplexSpectrogram(loaded.spectrogram).to(self.device)
         self.normalization: NormalizationStats = loaded.normalization
         self.data: DataConfig = loaded.data

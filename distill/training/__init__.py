@@ -1,9 +1,11 @@
 """Training: configuration, presets, the Trainer and its events.
 
-Kept import-light on purpose: ``distill.audio`` and ``distill.models`` import the
-configuration from here, so nothing is re-exported (import the modules themselves):
+The top of the core's layers below the CLI (it may import every other core package, none
+imports it). Kept import-light: nothing is re-exported (import the modules themselves):
 
-- ``config``: every configuration dataclass, ``RunConfig`` (the four parts of a run);
+- ``config``: ``TrainingConfig``, ``RunConfig`` (the four parts of a run) and, re-exported,
+  the configs of the other three parts, which live in ``distill.audio``, ``distill.data``
+  and ``distill.models``;
 - ``presets``: ``choose_preset`` / ``apply_preset`` (dataset-size presets, explicit wins);
 - ``run``: ``train(folder_or_cache, output, setup, ...)`` — the entry of the CLI and the studio;
 - ``events``: the events, ``TrainingControl`` (pause/resume/cancel from any thread);

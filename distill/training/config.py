@@ -1,143 +1,32 @@
-"""Configuration dataclasses of the whole pipeline, each serialisable to JSON.
+"""``TrainingConfig`` and ``RunConfig`` (the four parts of a training run), each serialisable to JSON.
 
-``ComplexSpectrogramConfig`` (the representation), ``DataConfig`` (clips and cache),
-``ModelConfig`` (VAE hyper-parameters), ``AugmentationConfig``, ``TrainingConfig`` and
-``RunConfig`` (the four that make up a training run).
-Thresholds and intervals live here, never inline in the code that uses them.
+The other parts live in the package they describe and are re-exported here, so one
+import gives a whole run (and the spec path ``distill.training.config.
+ComplexSpectrogramConfig`` keeps working): ``ComplexSpectrogramConfig``
+(``distill.audio.config``), ``DataConfig`` and ``AugmentationConfig``
+(``distill.data.config``), ``ModelConfig`` and ``LossWeights`` (``distill.models.config``).
+Thresholds and intervals live in these configs, never inline in the code that uses them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.config_base import ConfigBase
+from distill.data.config import AugmentationConfig, DataConfig
+from distill.models.config import LossWeights, ModelConfig
 
-
-@dataclass(frozen=True)
-class ComplexSpectrogramConfig(ConfigBase):
-    """The 2-channel (mel magnitude + instantaneous frequency) representation.
-
-    Attributes
-    ----------
-    if_masking_threshold
-        Band energy, relative to the loudest band of the same clip, under which the IF
-        channel is set to 0 (the band centre): phase is noise there. 1e-6 = -60 dB.
-    n_fft, hop_length
-        STFT size and hop in samples (Hann window, centred frames).
-    n_mels
-        Number of mel bands (Slaney mel scale, 0 Hz to Nyquist).
-    """
-
-    if_masking_threshold: float = 1e-6
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-
-    def __post_init__(self) -> None:
-        if self.n_fft < 16 or self.n_fft & (self.n_fft - 1):
-            raise ValueError(f"n_fft must be a power of two >= 16, got {self.n_fft}")
-        if not 0 < self.hop_length <= self.n_fft // 2:
-            raise ValueError(f"hop_length must be in (0, n_fft/2], got {self.hop_length}")
-        if not 0 < self.n_mels <= self.n_fft // 2:
-            raise ValueError(f"n_mels must be in (0, n_fft/2], got {self.n_mels}")
-        if not 0 <= self.if_masking_threshold < 1:
-            raise ValueError(f"if_masking_threshold must be in [0, 1), got {self.if_masking_threshold}")
-
-
-@dataclass(frozen=True)
-class DataConfig(ConfigBase):
-    """How files become training clips.
-
-    Attributes
-    ----------
-    clip_frames
-        Frames per clip; 94 frames at hop 512 and 48 kHz is about one second.
-    clip_hop_frames
-        Frames between the starts of consecutive clips of one file (overlap = clip - hop).
-    silence_threshold_db
-        Clips whose RMS is below this level (dBFS) are dropped as silent.
-    max_file_seconds
-        Longer files are cut to this length (and the report says so).
-    """
-
-    clip_frames: int = 94
-    clip_hop_frames: int = 47
-    silence_threshold_db: float = -60.0
-    max_file_seconds: float = 600.0
-
-    def __post_init__(self) -> None:
-        if self.clip_frames < 2:
-            raise ValueError(f"clip_frames must be >= 2, got {self.clip_frames}")
-        if not 0 < self.clip_hop_frames <= self.clip_frames:
-            raise ValueError(f"clip_hop_frames must be in (0, clip_frames], got {self.clip_hop_frames}")
-        if self.max_file_seconds <= 0:
-            raise ValueError(f"max_file_seconds must be positive, got {self.max_file_seconds}")
-
-
-@dataclass(frozen=True)
-class ModelConfig(ConfigBase):
-    """Hyper-parameters of the convolutional VAE (input shape comes from the data configs).
-
-    The channel progression and the five stride-2 layers are fixed by the product spec;
-    they are stored so that a model file describes itself.
-    """
-
-    latent_dim: int = 128
-    channels: tuple[int, ...] = (64, 128, 256, 512, 1024)
-    kernel_size: int = 3
-    negative_slope: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
-        if len(self.channels) < 1 or any(c < 1 for c in self.channels):
-            raise ValueError(f"channels must be positive, got {self.channels}")
-        if self.kernel_size < 2:
-            raise ValueError(f"kernel_size must be >= 2, got {self.kernel_size}")
-
-
-@dataclass(frozen=True)
-class AugmentationConfig(ConfigBase):
-    """Augmentation applied to cached spectrograms while training (for tiny datasets).
-
-    Attributes
-    ----------
-    enabled
-        Master switch.
-    gain_db
-        Random gain in [-gain_db, +gain_db] dB, applied to the log-mel magnitude.
-    time_shift_frames
-        Random circular shift of up to this many frames.
-    pitch_shift_bands
-        Random shift of up to this many mel bands (a small pitch shift).
-    noise_level
-        Standard deviation of additive noise on the normalised magnitude channel.
-    """
-
-    enabled: bool = False
-    gain_db: float = 3.0
-    time_shift_frames: int = 4
-    pitch_shift_bands: int = 1
-    noise_level: float = 0.01
-
-
-@dataclass(frozen=True)
-class LossWeights(ConfigBase):
-    """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up).
-
-    The waveform (multi-resolution STFT) term's gradient is ~70x the magnitude term's at
-    equal weight (it acts through the exponential magnitude mapping), and gradients are
-    clipped by their total norm: at weight 0.25 it drowned the spectrogram terms. Measured
-    on the demo dataset (1,500 steps, batch 8; magnitude error in nepers per mel bin on
-    the training clips / spectral convergence of the rendered audio): weight 0.25: 2.40 /
-    0.83; 0.05: 2.18 / 0.87; 0.01: 1.21 / 0.73; 0.005: 0.99 / 0.63; 0 (term off): 0.88 /
-    0.56 — and at 0.005 the waveform loss itself ends lower than at 0.25 (0.91 vs 1.31).
-    """
-
-    magnitude: float = 1.0
-    instantaneous_frequency: float = 0.5
-    stft: float = 0.005
-    kl: float = 1.0
+__all__ = [
+    "PRESET_NAMES",
+    "AugmentationConfig",
+    "ComplexSpectrogramConfig",
+    "DataConfig",
+    "LossWeights",
+    "ModelConfig",
+    "RunConfig",
+    "TrainingConfig",
+]
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
 from distill.errors import TrainingError
+
+if TYPE_CHECKING:  # typing only: importing the events stays numpy-light (no torch)
+    from distill.data.events import DatasetEvent
+    from distill.latent.events import LatentEvent
 
 
 @dataclass(frozen=True)
@@ -169,8 +173,9 @@ class Failed:
 
 TrainingEvent = (TrainingStarted | StepProgress | EpochEnd | Preview | CheckpointSaved | RolledBack
                  | Paused | Resumed | AnalysisStarted | AnalysisSkipped | Finished | Failed)
-#: Receives training events, and the dataset/analysis events forwarded by ``train``.
-EventCallback = Callable[[Any], None]
+#: Everything ``train`` reports: its own events, and the dataset and analysis events it
+#: forwards. Callbacks are ``distill.progress.EventCallback[RunEvent]``.
+RunEvent: TypeAlias = "TrainingEvent | DatasetEvent | LatentEvent"
 
 
 class TrainingCancelledError(TrainingError):
@@ -220,15 +225,13 @@ class TrainingControl:
 
     @property
     def cancelled(self) -> bool:
+        """True once ``cancel`` was called (pass ``lambda: control.cancelled`` where a
+        cancel flag is wanted, e.g. ``distill.data.build_cache``)."""
         return self._cancelled.is_set()
 
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
-
-    def is_cancelled(self) -> bool:
-        """The cancel flag as a callable (``distill.data.build_cache`` takes one)."""
-        return self._cancelled.is_set()
 
     def checkpoint(self, on_pause: Callable[[], None] | None = None,
                    on_resume: Callable[[], None] | None = None) -> bool:

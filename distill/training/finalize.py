@@ -1,8 +1,8 @@
 """After training: latent analysis, then the model file.
 
 The analysis lives in ``distill.latent`` (``analyze_latents``). It is called here and
-nowhere else in training, guarded: when it is not available, fails or is cancelled, the
-model is saved without it and the reason is logged and reported. A finished training
+nowhere else in training, guarded: when it fails or is cancelled, the model is saved
+without it and the reason is logged and reported. A finished training
 run must never be lost to its analysis.
 """
 
@@ -19,16 +19,18 @@ from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data import DatasetCache
 from distill.errors import TrainingError
+from distill.latent import analyze_latents
 from distill.models import ConvVAE, save_model
+from distill.progress import EventCallback
 from distill.training.checkpoint import write_failure
 from distill.training.config import RunConfig
-from distill.training.events import AnalysisSkipped, AnalysisStarted, EventCallback, TrainingControl
+from distill.training.events import AnalysisSkipped, AnalysisStarted, RunEvent, TrainingControl
 
 log = logging.getLogger(__name__)
 
 
 def latent_extras(model: ConvVAE, cache: DatasetCache, spectrogram: ComplexSpectrogram,
-                  normalization: NormalizationStats, *, on_event: EventCallback,
+                  normalization: NormalizationStats, *, on_event: EventCallback[RunEvent],
                   control: TrainingControl) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(extra_tensors, extra_metadata)`` of the latent analysis, or empty ones without it."""
     if control.cancelled:  # the user asked to stop: save what was trained, now
@@ -36,12 +38,8 @@ def latent_extras(model: ConvVAE, cache: DatasetCache, spectrogram: ComplexSpect
         return {}, {}
     on_event(AnalysisStarted())
     try:
-        from distill.latent import analyze_latents
-    except (ImportError, AttributeError) as exc:
-        return _skipped(on_event, f"distill.latent has no analysis yet ({exc})")
-    try:
         analysis = analyze_latents(model, cache, spectrogram, normalization, on_event=on_event,
-                                   cancel=control.is_cancelled)
+                                   cancel=lambda: control.cancelled)
         extras = analysis.to_model_extras()
     except Exception as exc:  # a failed analysis must not lose the trained model
         if control.cancelled:
@@ -51,15 +49,16 @@ def latent_extras(model: ConvVAE, cache: DatasetCache, spectrogram: ComplexSpect
     return extras
 
 
-def _skipped(on_event: EventCallback, reason: str) -> tuple[dict, dict]:
+def _skipped(on_event: EventCallback[RunEvent], reason: str) -> tuple[dict, dict]:
     log.warning("saving the model without latent analysis: %s", reason)
     on_event(AnalysisSkipped(reason))
     return {}, {}
 
 
 def finalize_model(path: Path, model: ConvVAE, run: RunConfig, normalization: NormalizationStats,
-                   history: Sequence[dict[str, Any]], cache: DatasetCache, *, on_event: EventCallback,
-                   control: TrainingControl, last_checkpoint: Path | None = None) -> Path:
+                   history: Sequence[dict[str, Any]], cache: DatasetCache, *,
+                   on_event: EventCallback[RunEvent], control: TrainingControl,
+                   last_checkpoint: Path | None = None) -> Path:
     """Analyse the latent space (when possible) and write the model file atomically.
 
     Parameters

@@ -20,6 +20,7 @@ import torch
 
 from distill.data import DatasetCache, build_cache, make_datasets
 from distill.errors import DatasetError, DistillError, TrainingError
+from distill.progress import EventCallback
 from distill.training.checkpoint import (
     Checkpoint,
     CheckpointFolder,
@@ -28,7 +29,7 @@ from distill.training.checkpoint import (
     write_failure,
 )
 from distill.training.config import RunConfig
-from distill.training.events import EventCallback, Failed, Finished, TrainingCancelledError, TrainingControl
+from distill.training.events import Failed, Finished, RunEvent, TrainingCancelledError, TrainingControl
 from distill.training.finalize import finalize_model
 from distill.training.presets import ensure_min_steps, resolve_preset
 from distill.training.trainer import Trainer, TrainOutcome
@@ -41,7 +42,7 @@ RESUME_OVERRIDES = frozenset({"epochs", "device", "num_threads", "num_workers", 
 
 
 def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfig | None = None, *,
-          explicit: Iterable[str] = (), on_event: EventCallback | None = None,
+          explicit: Iterable[str] = (), on_event: EventCallback[RunEvent] | None = None,
           control: TrainingControl | None = None, cache_dir: str | Path | None = None,
           checkpoint_dir: str | Path | None = None, resume: str | Path | None = None) -> Path:
     """Train a model on a folder of sounds and write its model file.
@@ -108,7 +109,7 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
 
 
 def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, explicit: set[str],
-           emit: EventCallback, control: TrainingControl, cache_dir: str | Path | None,
+           emit: EventCallback[RunEvent], control: TrainingControl, cache_dir: str | Path | None,
            checkpoint_dir: str | Path | None, resume: str | Path | None) -> tuple[Path, TrainOutcome]:
     check_output(output)
     resumed = read_checkpoint(resume) if resume is not None else None
@@ -144,7 +145,7 @@ def check_output(path: Path) -> None:
 
 
 def load_cache(source: str | Path | DatasetCache, run: RunConfig, cache_dir: str | Path | None,
-               emit: EventCallback, control: TrainingControl) -> DatasetCache:
+               emit: EventCallback[RunEvent], control: TrainingControl) -> DatasetCache:
     """The cache of the dataset, built or brought up to date, with at least one usable file."""
     if isinstance(source, DatasetCache):
         if (source.spectrogram_config, source.data_config) != (run.spectrogram, run.data):
@@ -152,7 +153,7 @@ def load_cache(source: str | Path | DatasetCache, run: RunConfig, cache_dir: str
                                 "settings than this run uses")
         return source
     cache = build_cache(source, run.spectrogram, run.data, cache_dir, on_event=emit,
-                        cancel=control.is_cancelled)
+                        cancel=lambda: control.cancelled)
     if cache.report.cancelled:
         raise TrainingCancelledError("cancelled while preparing the dataset; nothing was trained")
     if not cache.files:

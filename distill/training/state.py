@@ -54,15 +54,6 @@ class TrainState:
     recent_losses: list[float] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def last_train(self) -> dict[str, float]:
-        """Loss terms of the last completed epoch's training batches (``{}`` before one)."""
-        return self.history[-1]["train"] if self.history else {}
-
-    @property
-    def last_validation(self) -> dict[str, float]:
-        return self.history[-1]["validation"] if self.history else {}
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -20,6 +20,7 @@ from typing import Literal
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data import TrainValidation
 from distill.models import ConvVAE
+from distill.progress import EventCallback
 from distill.threads import apply_thread_policy
 from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, sequential_batches, steps_per_epoch
@@ -29,10 +30,10 @@ from distill.training.device import capture_rng, describe_device, restore_rng, s
 from distill.training.events import (
     CheckpointSaved,
     EpochEnd,
-    EventCallback,
     Paused,
     Resumed,
     RolledBack,
+    RunEvent,
     StepProgress,
     TrainingControl,
     TrainingStarted,
@@ -76,7 +77,7 @@ class Trainer:
     """
 
     def __init__(self, run: RunConfig, datasets: TrainValidation, *, checkpoints: CheckpointFolder,
-                 on_event: EventCallback | None = None, control: TrainingControl | None = None,
+                 on_event: EventCallback[RunEvent] | None = None, control: TrainingControl | None = None,
                  resume: Checkpoint | None = None) -> None:
         cfg = run.training
         self.run_config, self.datasets, self.checkpoints = run, datasets, checkpoints

@@ -7,8 +7,8 @@ import librosa
 import numpy as np
 import pytest
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.melbank import mel_geometry
-from distill.training.config import ComplexSpectrogramConfig
 
 
 @pytest.mark.parametrize(("n_fft", "n_mels"), [(2048, 128), (1024, 64), (4096, 160)])

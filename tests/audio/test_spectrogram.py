@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.metrics import log_magnitude_l1, spectral_convergence
 from distill.audio.spectrogram import MAG_FLOOR, ComplexSpectrogram
 from distill.constants import SAMPLE_RATE
-from distill.training.config import ComplexSpectrogramConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 
 import distill.data.cache as cache_module
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.data import (
     CacheFinished,
     FileProcessed,
@@ -17,8 +18,8 @@ from distill.data import (
     ScanStarted,
     build_cache,
 )
+from distill.data.config import DataConfig
 from distill.errors import DatasetError
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
 from tests.conftest import write_audio
 from tests.data.conftest import BROKEN_REASONS, GOOD_CLIPS
 

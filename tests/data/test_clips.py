@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.constants import SAMPLE_RATE
 from distill.data import clip_layout, complex_mel_frames, file_clips
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
+from distill.data.config import DataConfig
 
 SR = SAMPLE_RATE
 

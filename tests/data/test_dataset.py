@@ -17,8 +17,9 @@ from distill.data import (
     make_datasets,
     split_clips,
 )
+from distill.data.config import AugmentationConfig
 from distill.errors import DatasetError
-from distill.training.config import AugmentationConfig, TrainingConfig
+from distill.training.config import TrainingConfig
 from tests.data.conftest import GOOD_CLIPS
 
 STRONG = AugmentationConfig(enabled=True, gain_db=12.0, time_shift_frames=10, pitch_shift_bands=5,

@@ -18,11 +18,13 @@ import pytest
 import torch
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.normalization import NormalizationStats
 from distill.data import ClipDataset, DatasetCache, build_cache
+from distill.data.config import DataConfig
 from distill.latent import LatentAnalysis, analyze_latents
 from distill.models import ConvVAE, vae_loss
-from distill.training.config import ComplexSpectrogramConfig, DataConfig, LossWeights
+from distill.models.config import LossWeights
 
 from ..conftest import write_audio
 

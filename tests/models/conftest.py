@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.normalization import NormalizationStats
+from distill.data.config import DataConfig
 from distill.models import ConvVAE
-from distill.training.config import ComplexSpectrogramConfig, DataConfig, ModelConfig
+from distill.models.config import ModelConfig
 
 TINY_CHANNELS = (4, 8, 8, 16, 16)
 

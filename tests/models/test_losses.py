@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.models import (
@@ -18,7 +19,7 @@ from distill.models import (
     multi_resolution_stft_loss,
     vae_loss,
 )
-from distill.training.config import ComplexSpectrogramConfig, LossWeights
+from distill.models.config import LossWeights
 
 
 def spec_pair(seed: int = 0, shape=(2, 2, 8, 5)) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from distill.constants import MODEL_FORMAT, MODEL_FORMAT_VERSION, SUPPORTED_MODEL_VERSIONS
+from distill.data.config import DataConfig
 from distill.errors import ModelFileError
 from distill.models import ConvVAE, LoadedModel, load_model, read_tensor_file, save_model, write_tensor_file
-from distill.training.config import DataConfig, TrainingConfig
+from distill.training.config import TrainingConfig
 
 from .conftest import with_trained_batchnorm
 
@@ -57,7 +58,7 @@ def test_round_trip(saved, model, tiny_configs, normalization):
     assert loaded.model_config == model_cfg and loaded.model.config == model_cfg
     assert loaded.spectrogram == spectrogram and loaded.data == data
     assert loaded.normalization == normalization
-    assert loaded.training == TrainingConfig(epochs=7, batch_size=4)
+    assert TrainingConfig.from_dict(loaded.training) == TrainingConfig(epochs=7, batch_size=4)
     assert loaded.history == [{"epoch": 1, "train": {"total": 1.5}}, {"epoch": 2, "train": {"total": 0.9}}]
     assert loaded.extra_metadata == {"latent": {"axes": [{"label": "Brightness", "correlation": 0.91}]}}
     assert set(loaded.extra_tensors) == {"latent.mean", "latent.basis"}

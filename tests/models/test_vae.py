@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from distill.audio.config import ComplexSpectrogramConfig
+from distill.data.config import DataConfig
 from distill.models import ConvDecoder, ConvEncoder, ConvVAE
-from distill.training.config import ComplexSpectrogramConfig, DataConfig, ModelConfig
+from distill.models.config import ModelConfig
 
 from .conftest import tiny_vae
 

@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.data import ClipDataset, build_cache
+from distill.data.config import DataConfig
 from distill.latent import LatentAnalysis, LatentConfig, analyze_latents
 from distill.models import ConvVAE, save_model
 from distill.render import Renderer
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
 
 from ..conftest import write_audio
 from ..latent.conftest import train

@@ -13,14 +13,11 @@ from pathlib import Path
 import pytest
 
 from distill.audio import synth
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.data import build_cache
-from distill.training.config import (
-    ComplexSpectrogramConfig,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainingConfig,
-)
+from distill.data.config import DataConfig
+from distill.models.config import ModelConfig
+from distill.training.config import RunConfig, TrainingConfig
 from tests.conftest import write_audio
 
 TINY_SPECTROGRAM = ComplexSpectrogramConfig(n_fft=256, hop_length=64, n_mels=32)

@@ -40,7 +40,7 @@ def test_train_the_real_model_for_two_epochs(tmp_path, capsys):
     assert "epoch 1/2  train " in stderr and "epoch 2/2  train " in stderr and " val " in stderr
     loaded = load_model(out)
     assert loaded.model_config.latent_dim == 16 and loaded.model_config.channels[-1] == 1024
-    assert loaded.training.epochs == 2 and loaded.training.batch_size == 2 and loaded.training.seed == 3
+    assert (loaded.training["epochs"], loaded.training["batch_size"], loaded.training["seed"]) == (2, 2, 3)
     assert [h["epoch"] for h in loaded.history] == [1, 2]
     terms = {"magnitude", "instantaneous_frequency", "stft", "kl", "total"}
     assert set(loaded.history[1]["train"]) == set(loaded.history[1]["validation"]) == terms

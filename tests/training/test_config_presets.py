@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from distill.training.config import (
-    AugmentationConfig,
-    LossWeights,
-    ModelConfig,
-    RunConfig,
-    TrainingConfig,
-)
+from distill.data.config import AugmentationConfig
+from distill.models.config import LossWeights, ModelConfig
+from distill.training.config import RunConfig, TrainingConfig
 from distill.training.presets import PRESETS, apply_preset, choose_preset, resolve_preset
 
 

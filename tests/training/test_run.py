@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import distill.latent
+import distill.training.finalize
 from distill.data import CacheFinished, FileProcessed, ScanStarted
 from distill.errors import DatasetError, TrainingError
 from distill.models import load_model
+from distill.training.config import TrainingConfig
 from distill.training.device import select_device
 from distill.training.events import AnalysisSkipped, AnalysisStarted, Failed, Finished, TrainingStarted
 from distill.training.run import train
@@ -31,7 +32,7 @@ def test_folder_to_model_with_the_auto_preset(tmp_path):
     started = events[kinds.index(TrainingStarted)]
     assert started.preset == "tiny" and started.epochs == 1  # 4 files: tiny; epochs were given
     assert isinstance(events[-1], Finished) and events[-1].model_path == path
-    saved = load_model(path).training
+    saved = TrainingConfig.from_dict(load_model(path).training)
     assert saved.preset == "tiny" and saved.augmentation.enabled and saved.batch_size == 4
     # No checkpoint folder given: one per run under the user data folder.
     run_dir = started.checkpoint_dir
@@ -50,28 +51,25 @@ def test_enough_files_are_split_by_file(tmp_path):
     assert (started.train_files, started.validation_files) == (7, 1)
 
 
-def test_latent_analysis_is_stored_when_available(tiny_cache, tmp_path):
+def test_latent_analysis_is_stored_with_the_model(tiny_cache, tmp_path):
     events = []
     path = train_tiny(tiny_cache, tmp_path / "m.distill", tiny_run(epochs=1), on_event=events.append,
                       checkpoint_dir=tmp_path / "ckpt")
     assert any(isinstance(e, AnalysisStarted) for e in events)
-    if not any(isinstance(e, AnalysisSkipped) for e in events):
-        assert load_model(path).extra_metadata  # the analysis went into the model file
+    assert not any(isinstance(e, AnalysisSkipped) for e in events)
+    assert "latent" in load_model(path).extra_metadata  # the analysis went into the model file
 
 
-@pytest.mark.parametrize("problem", ["missing", "failing"])
-def test_model_is_saved_without_analysis_when_it_is_unavailable(tiny_cache, tmp_path, monkeypatch, problem):
-    if problem == "missing":
-        monkeypatch.delattr(distill.latent, "analyze_latents", raising=False)
-    else:
-        def broken(*args, **kwargs):
-            raise RuntimeError("boom")
-        monkeypatch.setattr(distill.latent, "analyze_latents", broken)
+def test_model_is_saved_without_analysis_when_it_fails(tiny_cache, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(distill.training.finalize, "analyze_latents", broken)
     events = []
     path = train_tiny(tiny_cache, tmp_path / "m.distill", tiny_run(epochs=1), on_event=events.append,
                       checkpoint_dir=tmp_path / "ckpt")
     (skipped,) = [e for e in events if isinstance(e, AnalysisSkipped)]
-    assert ("no analysis" if problem == "missing" else "boom") in skipped.reason
+    assert "boom" in skipped.reason
     assert isinstance(events[-1], Finished)
     assert load_model(path).extra_metadata == {} and len(load_model(path).history) == 1
 

@@ -10,10 +10,10 @@ import pytest
 from distill.data import make_datasets
 from distill.errors import TrainingError
 from distill.models import load_model
+from distill.models.config import LossWeights
 from distill.training import steps
 from distill.training.batches import load_batches, sequential_batches
 from distill.training.checkpoint import CheckpointFolder
-from distill.training.config import LossWeights
 from distill.training.events import (
     CheckpointSaved,
     EpochEnd,
@@ -62,7 +62,7 @@ def test_events_arrive_in_order(tiny_cache, tmp_path):
     assert [h["epoch"] for h in loaded.history] == [1, 2]
     assert set(loaded.history[0]["train"]) == set(loaded.history[0]["validation"]) == TERMS
     assert loaded.spectrogram == TINY_SPECTROGRAM and loaded.data == TINY_DATA
-    assert loaded.training.epochs == 2 and loaded.model_config.latent_dim == 8
+    assert loaded.training["epochs"] == 2 and loaded.model_config.latent_dim == 8
 
 
 def _trainer(cache, tmp_path, **training) -> Trainer:

@@ -1,4 +1,5 @@
-"""``analyze_latents``: encode a dataset, find its principal axes, name them by ear.
+"""How a ``LatentAnalysis`` is built: ``analyze_latents`` encodes a dataset, finds its
+principal axes and names them by ear (the result and its storage: ``distill.latent.analysis``).
 
 1. Encode every cached clip (posterior mean, eval mode, batched).
 2. PCA; the leading components explaining enough variance become sliders.
@@ -29,20 +30,20 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from distill.audio.config import ComplexSpectrogramConfig
 from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data.cache import DatasetCache
-from distill.data.events import CancelFlag, cancel_check, emitter
 from distill.errors import DatasetError
 from distill.latent.analysis import LatentAnalysis
 from distill.latent.config import LatentConfig
 from distill.latent.errors import AnalysisCancelledError
-from distill.latent.events import AnalysisFinished, AxisMeasured, ClipsEncoded, LatentEventCallback
+from distill.latent.events import AnalysisFinished, AxisMeasured, ClipsEncoded, LatentEvent
 from distill.latent.features import FEATURE_NAMES, feature, measure_features
 from distill.latent.pca import fit_pca, select_axes, spearman
 from distill.latent.space import AxisInfo, LatentSpace
 from distill.models.vae import ConvVAE
-from distill.training.config import ComplexSpectrogramConfig
+from distill.progress import CancelFlag, EventCallback, cancel_check, emitter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 def analyze_latents(model: ConvVAE, cache: DatasetCache,
                     spectrogram: ComplexSpectrogram | ComplexSpectrogramConfig,
                     normalization: NormalizationStats, *, config: LatentConfig | None = None,
-                    on_event: LatentEventCallback | None = None,
+                    on_event: EventCallback[LatentEvent] | None = None,
                     cancel: CancelFlag = None) -> LatentAnalysis:
     """Encode every clip of ``cache``, find the principal axes and label them.
 
@@ -127,7 +128,7 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
 
 
 def _encode_all(model: ConvVAE, cache: DatasetCache, normalization: NormalizationStats,
-                batch_size: int, emit: LatentEventCallback, stop: Callable[[], bool]
+                batch_size: int, emit: EventCallback[LatentEvent], stop: Callable[[], bool]
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``mu`` ``[N, D]`` of every cached clip (CPU float32), with file and clip indices ``[N]``."""
     total = sum(e.clips for e in cache.files)

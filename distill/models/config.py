@@ -1,0 +1,50 @@
+"""``ModelConfig`` (the VAE's hyper-parameters) and ``LossWeights`` (the terms of its loss).
+``distill.training.config`` re-exports both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distill.config_base import ConfigBase
+
+
+@dataclass(frozen=True)
+class ModelConfig(ConfigBase):
+    """Hyper-parameters of the convolutional VAE (input shape comes from the data configs).
+
+    The channel progression and the five stride-2 layers are fixed by the product spec;
+    they are stored so that a model file describes itself.
+    """
+
+    latent_dim: int = 128
+    channels: tuple[int, ...] = (64, 128, 256, 512, 1024)
+    kernel_size: int = 3
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if len(self.channels) < 1 or any(c < 1 for c in self.channels):
+            raise ValueError(f"channels must be positive, got {self.channels}")
+        if self.kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2, got {self.kernel_size}")
+
+
+@dataclass(frozen=True)
+class LossWeights(ConfigBase):
+    """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up).
+
+    The waveform (multi-resolution STFT) term's gradient is ~70x the magnitude term's at
+    equal weight (it acts through the exponential magnitude mapping), and gradients are
+    clipped by their total norm: at weight 0.25 it drowned the spectrogram terms. Measured
+    on the demo dataset (1,500 steps, batch 8; magnitude error in nepers per mel bin on
+    the training clips / spectral convergence of the rendered audio): weight 0.25: 2.40 /
+    0.83; 0.05: 2.18 / 0.87; 0.01: 1.21 / 0.73; 0.005: 0.99 / 0.63; 0 (term off): 0.88 /
+    0.56 — and at 0.005 the waveform loss itself ends lower than at 0.25 (0.91 vs 1.31).
+    """
+
+    magnitude: float = 1.0
+    instantaneous_frequency: float = 0.5
+    stft: float = 0.005
+    kl: float = 1.0

@@ -1,0 +1,310 @@
+"""``RealtimeLoop``: control states in, continuous sound out, off the GUI thread.
+
+One thread of its own (one torch thread, ``apply_realtime_policy``) owns a
+``FrameSynthesizer`` and writes into the engine's ``SpliceRing``:
+
+- it keeps ``lead_ms`` of audio written ahead, so a slow render never starves the
+  callback, and keeps the synthesizer's snapshot after every frame of that lead;
+- a control state is decoded into a cycle (``clip_cycle``), then the lead is REWRITTEN
+  from the earliest frame boundary a safe margin past the callback's read position,
+  restarting the synthesizer from the snapshot saved there with the new cycle entering
+  (the splice). The audio before that boundary is untouched, the phase and the overlap
+  tail carry on, the representation crossfades: nothing restarts, nothing clicks, and
+  latency is decode + margin + the device's own, whatever the lead. A splice the
+  callback overtook while it was being synthesized is counted (``late_splices``) and
+  redone further on;
+- semantics of ``submit``: a state the thread has taken is always rendered and
+  delivered; then it takes the NEWEST pending state, and states replaced before they
+  were taken are counted as skipped, never queued.
+
+Threads: ``start``/``close`` from the thread that owns the loop (the GUI's main thread);
+``submit``, ``stats``, ``recent_frames`` and ``ready`` from any thread. Start and stop of
+the PortAudio stream stay with the engine's owner (the main thread). Without an audio
+device the loop still runs: it writes its lead once and then waits (nothing consumes it).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from distill.audio.playback import PlaybackEngine
+from distill.audio.ring import FOREVER
+from distill.render.performance import make_synthesizer
+from distill.render.realtime_config import ControlState, RealtimeConfig
+from distill.render.renderer import Renderer
+from distill.render.stream import Cycle, Rendered, SynthState, clip_cycle
+from distill.threads import apply_realtime_policy
+
+log = logging.getLogger(__name__)
+
+#: Render times kept for the percentiles of ``stats``.
+TIMING_SLOTS = 512
+#: Attempts at a splice before it is appended at the end of the lead instead.
+SPLICE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RealtimeStats:
+    """A snapshot of the loop's counters (any thread).
+
+    ``render_ms_*`` time a state from when the thread took it to its splice written
+    (decode + synthesis); ``synth_ms_p95`` the synthesis of a splice alone.
+    """
+
+    ready: bool
+    error: str | None
+    renders: int
+    skipped: int
+    late_splices: int
+    splices: int
+    render_ms_p50: float | None
+    render_ms_p95: float | None
+    render_ms_max: float | None
+    synth_ms_p95: float | None
+    lead_ms: float
+
+
+class RealtimeLoop:
+    """Plays control states through ``engine`` (module docstring).
+
+    Parameters
+    ----------
+    renderer
+        The model (its decoder and representation). The loop's thread is the only one
+        that may use it while the loop runs.
+    engine
+        Where the sound goes (its ``ring``); may have no device.
+    config
+        Loop settings (defaults when None).
+    """
+
+    def __init__(self, renderer: Renderer, engine: PlaybackEngine, config: RealtimeConfig | None = None) -> None:
+        self.renderer = renderer
+        self.engine = engine
+        self.config = config or RealtimeConfig()
+        self._synth = make_synthesizer(renderer, self.config)
+        self._ring = engine.ring
+        self._hop = self._synth.hop
+        sr = renderer.sample_rate
+        self._lead = max(self._hop, round(self.config.lead_ms * sr / 1000))
+        self._lead = min(self._lead, self._ring.capacity - 4 * self._hop)
+        self._margin = round(self.config.margin_blocks * engine.block_size)
+        self._wait = 0.5 * self._hop / sr
+        # submit() <-> thread hand-off: one slot, newest wins.
+        self._lock = threading.Lock()
+        self._pending: ControlState | None = None
+        self._wake = threading.Event()
+        self._ready = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._error: str | None = None
+        # Owned by the loop's thread.
+        self._state = self._synth.initial_state()
+        self._snapshots: deque[tuple[int, SynthState]] = deque()  # (ring sample where it applies, state)
+        self._cycle_key: tuple[torch.Tensor, str] | None = None
+        self._render_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
+        self._synth_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
+        # Counters (written by the thread, read by stats()).
+        self._renders = self._skipped = self._late = self._splices = 0
+        # Live view: (ring sample where the frame's hop ends, frame [2, M]).
+        history = max(1, round(self.config.history_seconds * sr / self._hop))
+        self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=history + math.ceil(self._lead / self._hop) + 4)
+        self._history_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- owner thread
+    def start(self, timeout: float | None = None) -> bool:
+        """Start the thread; it warms up (decoder, synthesis, numba). True once ready."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="distill-realtime", daemon=False)
+            self._thread.start()
+        return self._ready.wait(timeout) and self._error is None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and self._error is None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Fade the stream out and join the thread (the engine stays open)."""
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the real-time render thread did not stop within %.1f s", timeout)
+            else:
+                self._thread = None
+
+    # ---------------------------------------------------------------- any thread
+    def submit(self, state: ControlState) -> None:
+        """Hand a new control state to the loop; never blocks on a render (newest wins)."""
+        with self._lock:
+            if self._pending is not None:
+                self._skipped += 1
+            self._pending = state
+        self._wake.set()
+
+    def stats(self) -> RealtimeStats:
+        render = np.array(self._render_ms)
+        synth = np.array(self._synth_ms)
+
+        def pct(values: np.ndarray, q: float) -> float | None:
+            return float(np.percentile(values, q)) if values.size else None
+
+        return RealtimeStats(ready=self.ready, error=self._error, renders=self._renders, skipped=self._skipped,
+                             late_splices=self._late, splices=self._splices, render_ms_p50=pct(render, 50),
+                             render_ms_p95=pct(render, 95), render_ms_max=pct(render, 100),
+                             synth_ms_p95=pct(synth, 95),
+                             lead_ms=1000 * self._lead / self.renderer.sample_rate)
+
+    def recent_frames(self) -> np.ndarray | None:
+        """``[2, M, T]`` denormalised frames played over the last ``history_seconds`` (a copy)."""
+        played = self._ring.read_pos
+        with self._history_lock:
+            frames = [frame for end, frame in self._history if end <= played + self._hop]
+        if not frames:
+            return None
+        keep = max(1, round(self.config.history_seconds * self.renderer.sample_rate / self._hop))
+        return np.stack(frames[-keep:], axis=-1)
+
+    # ---------------------------------------------------------------- the loop's thread
+    def _run(self) -> None:
+        apply_realtime_policy()
+        try:
+            self._warm_up()
+        except Exception as exc:  # a broken model: say so, do not take the process down
+            self._error = f"the real-time renderer could not start: {exc}"
+            log.exception(self._error)
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while not self._closing:
+                self._wake.wait(self._wait)
+                self._wake.clear()
+                with self._lock:
+                    state, self._pending = self._pending, None
+                if state is not None:
+                    self._apply(state)
+                self._top_up()
+            self._fade_out()
+        except Exception as exc:
+            self._error = f"the real-time renderer failed: {exc}"
+            log.exception(self._error)
+
+    def _warm_up(self) -> None:
+        """Decode and synthesize once, so the first real state renders at full speed."""
+        analysis = self.renderer.analysis
+        z = analysis.space.mean if analysis is not None else torch.zeros(self.renderer.latent_dim)
+        clip = self.renderer.decode(z[None])[0]
+        for mode in ("stream", "loop"):
+            state = self._synth.with_control(self._synth.initial_state(), clip_cycle(clip, mode, 1), 1.0)
+            self._synth.render(state, self.config.splice_frames + 1)
+
+    def _apply(self, control: ControlState) -> None:
+        start = time.perf_counter()
+        if not control.playing:
+            if self._state.silent:
+                return
+            self._splice(None, 0.0, control.stamp)
+        else:
+            cycle = self._cycle(control)
+            self._splice(cycle, control.gain, control.stamp)
+        self._renders += 1
+        self._render_ms.append(1000 * (time.perf_counter() - start))
+
+    def _cycle(self, control: ControlState) -> Cycle | None:
+        """The state's cycle, or None when it plays the same latent in the same mode as now."""
+        latent = torch.as_tensor(control.latent, dtype=torch.float32).reshape(-1)
+        key = self._cycle_key
+        if key is not None and not self._state.silent and key[1] == control.mode and torch.equal(key[0], latent):
+            return None
+        clip = self.renderer.decode(latent[None])[0]
+        self._cycle_key = (latent.clone(), control.mode)
+        return clip_cycle(clip, control.mode, self.config.loop_join_frames)
+
+    def _splice(self, cycle: Cycle | None, gain: float, stamp: float) -> None:
+        """Rewrite the lead from the earliest safe frame boundary with the change applied."""
+        for attempt in range(SPLICE_ATTEMPTS):
+            began = time.perf_counter()
+            read = self._ring.read_pos
+            at, base = self._splice_point(read, last_resort=attempt == SPLICE_ATTEMPTS - 1)
+            changed = self._synth.with_control(base, cycle, gain)
+            if changed.silent:
+                return
+            rendered = self._synth.render(changed, self.config.splice_frames)
+            if self._ring.write(rendered.samples, at, stamp):
+                self._synth_ms.append(1000 * (time.perf_counter() - began))
+                self._commit(at, rendered, restart=base is not self._state or at != self._ring.write_pos)
+                self._splices += 1
+                return
+            self._late += 1
+
+    def _splice_point(self, read: int, last_resort: bool) -> tuple[int, SynthState]:
+        """(ring sample, snapshot) of the earliest frame boundary safely past ``read``."""
+        synth_p95 = np.percentile(self._synth_ms, 95) if self._synth_ms else 2.0
+        earliest = read + self._ring.guard + self._margin + round(synth_p95 * self.renderer.sample_rate / 1000)
+        if last_resort:
+            earliest += 4 * self.engine.block_size
+        if not self._state.silent and self._ring.write_pos >= earliest:
+            for sample, snapshot in self._snapshots:
+                if sample >= earliest:
+                    return sample, snapshot
+            return self._ring.write_pos, self._state
+        # Nothing playing (or the lead ran out): start after a gap of silence.
+        return max(earliest, self._ring.write_pos), self._state
+
+    def _commit(self, at: int, rendered: Rendered, restart: bool) -> None:
+        """Record what was written at ``at``: snapshots and history past it are replaced."""
+        del restart
+        while self._snapshots and self._snapshots[-1][0] > at:
+            self._snapshots.pop()
+        with self._history_lock:
+            while self._history and self._history[-1][0] > at:
+                self._history.pop()
+            for t in range(len(rendered.states)):
+                end = at + (t + 1) * self._hop
+                self._snapshots.append((end, rendered.states[t]))
+                self._history.append((end, rendered.frames[:, :, t]))
+        while len(self._snapshots) > 1 and self._snapshots[0][0] < self._ring.read_pos:
+            self._snapshots.popleft()
+        self._state = rendered.states[-1]
+        self._ring.play_until(self._ring.write_pos if self._state.silent else FOREVER)
+
+    def _top_up(self) -> None:
+        """Keep ``lead`` samples written ahead of the callback."""
+        if self._state.silent:
+            return
+        read = self._ring.read_pos
+        if self._ring.write_pos < read + self._ring.guard:
+            # Starved (the callback overtook the lead): continue after a short gap.
+            at = read + self._ring.guard + self._margin
+        else:
+            at = self._ring.write_pos
+        missing = read + self._lead - at
+        if missing <= 0:
+            return
+        rendered = self._synth.render(self._state, math.ceil(missing / self._hop))
+        if self._ring.write(rendered.samples, at):
+            self._commit(at, rendered, restart=False)
+
+    def _fade_out(self) -> None:
+        """On close: Stop, then let the callback play the fade (when a device plays at all)."""
+        if self._state.silent:
+            return
+        self._splice(None, 0.0, time.perf_counter())
+        deadline = time.monotonic() + 1.0
+        while not self._state.silent and time.monotonic() < deadline:
+            self._top_up()
+            time.sleep(self._wait)
+        if self.engine.running:
+            end = self._ring.write_pos
+            while self._ring.read_pos < end and time.monotonic() < deadline:
+                time.sleep(self._wait)
