@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from app.exception_hook import install, setup_file_logging
-    from app.settings import APPLICATION, ORGANIZATION
-    from app.theme import apply_theme
+    from app.services.exception_hook import install, setup_file_logging
+    from app.services.settings import APPLICATION, ORGANIZATION
+    from app.services.theme import apply_theme
     from distill.threads import apply_thread_policy
 
     QCoreApplication.setOrganizationName(ORGANIZATION)

@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from app import dialogs
-from app.audio_controller import AudioController
-from app.dataset_panel import DatasetPanel
-from app.explore_panel import ExplorePanel
-from app.resources import demo_dataset
-from app.settings import AppSettings
-from app.train_panel import TrainPanel
+from app.dataset.dataset_panel import DatasetPanel
+from app.explore.explore_panel import ExplorePanel
+from app.services import dialogs
+from app.services.audio_controller import AudioController
+from app.services.resources import demo_dataset
+from app.services.settings import AppSettings
+from app.train.train_panel import TrainPanel
 from distill.constants import MODEL_SUFFIX
 from distill.errors import DistillError
 from distill.training.config import TrainingConfig
@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, "distill-studio", text)
 
     def _open_log_folder(self) -> None:
-        from app.exception_hook import log_file
+        from app.services.exception_hook import log_file
 
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file().parent)))
 

@@ -41,9 +41,9 @@ def wait_for(signal, timeout_ms: int = TIMEOUT_MS, accept=lambda *args: True) ->
 
 
 def run_smoke_test(app: QApplication) -> int:
-    from app.audio_controller import AudioController
     from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.services.audio_controller import AudioController
+    from app.services.settings import AppSettings
     from distill.models import load_model
     from distill.training.events import StepProgress
 

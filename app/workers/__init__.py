@@ -17,7 +17,8 @@ user), anything else logged with its traceback and summarised.
 ``CallbackWorker`` wraps any core function of the shape ``fn(on_event, cancel)`` (the
 dataset build, training): each event is re-emitted as ``progress(object)``, the return
 value as ``finished(object)``. ``FileAnalysisWorker`` is a "latest request wins" thread:
-only the newest requested file is analysed, older requests are dropped.
+only the newest requested file is analysed, older requests are dropped; ``RenderWorker``
+renders latents the same way for the Explore panel.
 """
 
 from app.workers.base import (
@@ -28,18 +29,19 @@ from app.workers.base import (
     error_message,
     live_workers,
 )
-from app.workers.dataset import DatasetWorker, FileAnalysis, FileAnalysisWorker, analyse_file
+from app.workers.dataset import DatasetWorker, FileAnalysisWorker
+from app.workers.render import Rendered, RenderWorker
 from app.workers.training import TrainingWorker
 
 __all__ = [
     "CallbackWorker",
     "DatasetWorker",
-    "FileAnalysis",
     "FileAnalysisWorker",
     "LatestRequestWorker",
+    "RenderWorker",
+    "Rendered",
     "TrainingWorker",
     "WorkerBase",
-    "analyse_file",
     "close_all",
     "error_message",
     "live_workers",

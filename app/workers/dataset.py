@@ -6,14 +6,15 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject
 
-from app.dataset_import import resolve_dataset_folder
 from app.workers.base import CallbackWorker, LatestRequestWorker
-from distill.training.config import ComplexSpectrogramConfig, DataConfig
+from distill.audio.config import ComplexSpectrogramConfig
+from distill.data.config import DataConfig
+from distill.data.file_analysis import FileAnalysis, analyse_file
+from distill.data.gather import resolve_dataset_folder
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,11 @@ class DatasetWorker(CallbackWorker):
         super().__init__(load, f"Loading {name}", parent)
 
 
-class FileAnalysis(NamedTuple):
-    """One analysed file: what the preview shows and plays."""
-
-    path: Path
-    waveform: np.ndarray  # [S] float32 at SAMPLE_RATE
-    spectrogram: np.ndarray  # [2, M, T] float32, representation units
-    request_id: int
-
-
 class FileAnalysisWorker(LatestRequestWorker):
     """Loads a file and computes its 2-channel spectrogram; the newest request wins.
 
-    ``request(path)``; ``finished`` carries a ``FileAnalysis``, ``errored`` names the file.
+    ``request(path)``; ``finished`` carries a ``distill.data.file_analysis.FileAnalysis``,
+    ``errored`` names the file.
     """
 
     def __init__(self, config: ComplexSpectrogramConfig | None = None,
@@ -84,21 +77,5 @@ class FileAnalysisWorker(LatestRequestWorker):
             from distill.audio.spectrogram import ComplexSpectrogram
 
             self._transform = ComplexSpectrogram(self.config)
-        wave, spec = analyse_file(path, self._transform, self.max_seconds)
-        return FileAnalysis(path, wave, spec, request_id)
+        return analyse_file(path, self._transform, self.max_seconds)
 
-
-def analyse_file(path: Path, transform, max_seconds: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(waveform [S] float32, spectrogram [2, M, T] float32)`` of one file (any thread).
-
-    Decodes like the cache build does (same shortest length and longest duration), so a
-    file the table lists as usable always has a preview.
-    """
-    import torch
-
-    from distill.audio.io import load_audio
-
-    wave = load_audio(path, min_samples=transform.config.n_fft, max_seconds=max_seconds)
-    with torch.inference_mode():
-        spec = transform.waveform_to_complex_mel(torch.from_numpy(wave).view(1, 1, -1))[0]
-    return wave, np.ascontiguousarray(spec.numpy(), dtype=np.float32)

@@ -22,6 +22,7 @@ from typing import Any
 
 from distill.training.batches import steps_per_epoch
 from distill.training.config import PRESET_NAMES, AugmentationConfig, TrainingConfig
+from distill.training.overrides import config_value, config_with
 
 #: Largest file count of each preset, in order; above the last one: "large".
 PRESET_LIMITS = (("tiny", 20), ("small", 100))
@@ -95,15 +96,11 @@ def apply_preset(config: TrainingConfig, preset: str, explicit: Iterable[str] = 
         choices = ", ".join(n for n in PRESET_NAMES if n != "auto")
         raise ValueError(f"unknown preset {preset!r} (choose {choices})")
     explicit = set(explicit)
-    changes: dict[str, Any] = {}
-    for name, value in PRESETS[preset].items():
-        if name in explicit:
-            continue
-        if isinstance(value, AugmentationConfig):
-            kept = {f.split(".", 1)[1] for f in explicit if f.startswith(name + ".")}
-            value = value.replace(**{f: getattr(config.augmentation, f) for f in kept})
-        changes[name] = value
-    return config.replace(**changes, preset=preset)
+    changes = {name: value for name, value in PRESETS[preset].items() if name not in explicit}
+    # A field the user set inside a section the preset replaces (``augmentation.enabled``) wins.
+    kept = {key: config_value(config, key) for key in explicit
+            if key.partition(".")[0] in changes and "." in key}
+    return config_with(config.replace(**changes, preset=preset), kept)
 
 
 def ensure_min_steps(config: TrainingConfig, train_clips: int,

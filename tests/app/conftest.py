@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Slot
 
-from app.audio_controller import AudioController
-from app.settings import AppSettings
+from app.services.audio_controller import AudioController
+from app.services.settings import AppSettings
 from app.workers import live_workers
 from distill.audio import synth
 from distill.audio.playback import PlaybackEngine
+from distill.data import DatasetCache, build_cache
+from distill.training.config import ComplexSpectrogramConfig, DataConfig, ModelConfig
 from tests.conftest import write_audio
 
 #: Usable files of ``sound_folder`` -> clips (1 s: one clip; 2 s: three).
@@ -103,3 +105,28 @@ def tiny_model(tmp_path_factory) -> Path:
                       training=TrainingConfig(epochs=3, batch_size=4))
     return train(folder, root / "tones.distill", setup, explicit={"epochs", "batch_size"},
                  cache_dir=root / "cache", checkpoint_dir=root / "checkpoints")
+
+
+#: A representation and a model small enough for a training step of a few milliseconds.
+TINY_SPECTROGRAM = ComplexSpectrogramConfig(n_fft=256, hop_length=64, n_mels=32)
+TINY_DATA = DataConfig(clip_frames=32, clip_hop_frames=16)
+TINY_MODEL = ModelConfig(latent_dim=8, channels=(8, 16, 32, 64, 128))
+#: Training settings of a short, quiet run (every one explicit: the preset changes nothing).
+QUICK = dict(epochs=2, batch_size=4, learning_rate=2e-3, preset="large", checkpoint_every_epochs=1,
+             preview_every_epochs=1, divergence_min_steps=1000, num_threads=1)
+
+
+def build_tiny_cache(root: Path, files: int = 4) -> DatasetCache:
+    """``files`` short, different generated sounds, cached with the tiny representation."""
+    makers = [lambda: synth.harmonic(220, 0.15), lambda: synth.pluck(330, 0.15, seed=1),
+              lambda: synth.fm_bell(550, 0.15), lambda: synth.noise_burst(0.15, 3000, seed=2),
+              lambda: synth.sine(660, 0.15), lambda: synth.drum(80, 0.15)]
+    for i in range(files):
+        write_audio(root / "sounds" / f"sound_{i}.wav", makers[i % len(makers)]())
+    return build_cache(root / "sounds", TINY_SPECTROGRAM, TINY_DATA, root / "cache")
+
+
+def build_empty_cache(root: Path) -> DatasetCache:
+    """A dataset whose only file is silent: a cache without a usable clip."""
+    write_audio(root / "silence" / "quiet.wav", np.zeros(9600, np.float32))
+    return build_cache(root / "silence", TINY_SPECTROGRAM, TINY_DATA, root / "cache")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app import dialogs
-from app.exception_hook import ExceptionReporter, log_file, setup_file_logging
 from app.main_window import TAB_DATASET, TAB_EXPLORE, TAB_TRAIN, MainWindow
-from app.settings import AppSettings
+from app.services.settings import AppSettings
 from distill.models import load_model
 from distill.training.config import ModelConfig
 from distill.training.events import EpochEnd, StepProgress
@@ -87,7 +84,7 @@ def test_dropping_a_model_opens_it_in_explore(qtbot, make_window, tiny_model):
     with qtbot.waitSignal(window.modelOpened):
         drop(window, tiny_model)
     assert window.tabs.currentIndex() == TAB_EXPLORE
-    assert window.explore_panel.title.text() == tiny_model.stem
+    assert window.explore_panel.summary_widget.title.text() == tiny_model.stem
     assert window.settings.recent("models") == [str(tiny_model.resolve())]
 
 
@@ -163,32 +160,3 @@ def test_window_geometry_is_remembered(qtbot, make_window, tmp_path):
     window.close()
     again = make_window(AppSettings(tmp_path / "geometry.ini"))
     assert (again.width(), again.height()) == (701, 533)
-
-
-def test_about_lists_versions():
-    names = [name for name, _ in dialogs.versions()]
-    assert {"distill-studio", "PyTorch", "PySide6 (Qt)", "PortAudio"} <= set(names)
-
-
-def test_unexpected_errors_are_logged_and_shown_once(qtbot, monkeypatch):
-    setup_file_logging()
-    shown = []
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.informativeText()) or 0)
-    reporter = ExceptionReporter()
-    reporter._showing = True  # a dialog is open: more errors are logged, not stacked
-    try:
-        raise ValueError("first")
-    except ValueError as exc:
-        reporter.handle(type(exc), exc, exc.__traceback__)
-    qtbot.wait(50)
-    assert shown == []
-    reporter._showing = False
-    try:
-        raise RuntimeError("second")
-    except RuntimeError as exc:
-        reporter.handle(type(exc), exc, exc.__traceback__)
-    qtbot.waitUntil(lambda: shown == ["RuntimeError: second"])
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    text = log_file().read_text()
-    assert "ValueError: first" in text and "RuntimeError: second" in text

@@ -1,0 +1,1 @@
+"""The Explore tab: an open model's summary, its measured axes and the clickable map."""
