@@ -11,7 +11,9 @@ import pytest
 import soundfile as sf
 
 from distill.audio import synth
+from distill.audio.playback import GAIN_RAMP_MS as PLAYBACK_GAIN_RAMP_MS
 from distill.audio.playback import PlaybackEngine
+from distill.audio.ring import FOREVER, SpliceRing
 
 BLOCK = 256
 
@@ -110,6 +112,146 @@ def test_without_a_device_start_says_why():
     assert engine.error and "no audio output" in engine.error
     engine.play(synth.sine(440, 0.1))  # harmless without a stream
     engine.close()
+
+
+def test_rapid_requests_never_jump():
+    # The issue's case: fade_ms=30 and a new sound every block cut each fade short and
+    # jumped by 0.72. Every voice now ramps from the gain it has.
+    engine = PlaybackEngine(fade_ms=30)
+    levels = [0.9, -0.9, 0.6, -0.8, 0.9, -0.7, 0.8, -0.9, 0.5, -0.6] * 3
+    out = []
+    for level in levels:
+        engine.play(np.full(48_000, level, np.float32), loop=True)
+        out.append(run_blocks(engine, 1))
+    out.append(run_blocks(engine, 20))
+    out = np.concatenate(out)
+    # A full sin^2 crossfade between the two extremes moves at most pi/2 * 1.8 / fade per sample.
+    bound = 0.5 * np.pi * 1.8 / engine._fade
+    assert np.abs(np.diff(out)).max() <= 1.05 * bound
+    assert out[-1] == pytest.approx(levels[-1], abs=1e-6)  # the last request won, once faded in
+
+
+def test_a_started_fade_finishes():
+    engine = PlaybackEngine(fade_ms=20)
+    engine.play(np.full(48_000, 0.5, np.float32), loop=True)
+    run_blocks(engine, 10)
+    engine.play(np.full(48_000, -0.5, np.float32), loop=True)
+    first = run_blocks(engine, 1)
+    engine.play(np.full(48_000, -0.5, np.float32), loop=True)  # before the first fade is done
+    rest = run_blocks(engine, 10)
+    out = np.concatenate([first, rest])
+    # The old sound keeps fading along its own ramp: the glide to -0.5 stays monotonic.
+    assert np.all(np.diff(out) <= 1e-6)
+    assert out[-1] == pytest.approx(-0.5, abs=1e-6)
+
+
+def test_a_new_loop_enters_at_the_current_position():
+    engine = PlaybackEngine()
+    ramp = np.linspace(0.0, 0.99, 48_000, dtype=np.float32)
+    engine.play(ramp, loop=True)
+    run_blocks(engine, 7)
+    position = 7 * BLOCK
+    engine.play(-ramp, loop=True)
+    out = run_blocks(engine, 4)
+    fade = engine._fade
+    prepared = engine.prepare(-ramp, loop=True).data
+    expected = prepared[position + fade:position + len(out)]
+    np.testing.assert_allclose(out[fade:], expected, atol=1e-6)
+
+
+def test_a_one_shot_still_starts_from_its_beginning():
+    engine = PlaybackEngine()
+    engine.play(np.full(48_000, 0.5, np.float32), loop=True)
+    run_blocks(engine, 7)
+    shot = engine.play(synth.sine(440, 0.2))
+    out = run_blocks(engine, 8)
+    fade = engine._fade
+    np.testing.assert_allclose(out[fade:BLOCK * 8], shot.data[fade:BLOCK * 8], atol=1e-6)
+
+
+def test_level_meter_holds_a_decaying_peak_and_an_rms():
+    engine = PlaybackEngine()
+    engine.play(np.full(4800, 0.5, np.float32))
+    run_blocks(engine, 19)  # the sound is 18.75 blocks long
+    loud = engine.telemetry()
+    run_blocks(engine, 10)
+    later = engine.telemetry()
+    assert loud.peak == pytest.approx(0.5, abs=0.01)
+    assert 0.3 < loud.rms < 0.5  # ~100 ms window over 100 ms of 0.5
+    assert 0 < later.peak < loud.peak  # held, decaying: not the last (silent) block
+    assert later.rms < loud.rms
+
+
+# ------------------------------------------------------------------ the streamed instrument's ring
+def read_ring(ring: SpliceRing, blocks: int, dac_delay: float = 0.01) -> np.ndarray:
+    """Consume ``blocks`` blocks like the callback does."""
+    out = np.full(blocks * BLOCK, np.nan, dtype=np.float32)
+    for i in range(blocks):
+        ring.read(out[i * BLOCK:(i + 1) * BLOCK], time.perf_counter(), dac_delay)
+    return out
+
+
+def test_stream_plays_what_is_written_ahead_and_counts_dropouts_only_while_playing():
+    ring = SpliceRing(48_000, BLOCK, 48_000)
+    x = synth.sine(440, 0.05)
+    assert ring.write(x, ring.guard)
+    ring.play_until(ring.guard + len(x))
+    out = read_ring(ring, 12)
+    np.testing.assert_array_equal(out[ring.guard:ring.guard + len(x)], x)
+    assert not out[:ring.guard].any() and not out[ring.guard + len(x):].any()
+    assert ring.dropouts == 1  # the block where the sound ends: meant to play, partly empty
+    ring.play_until(FOREVER)
+    read_ring(ring, 2)
+    assert ring.dropouts == 3
+
+
+def test_a_splice_rewrites_from_its_point_and_a_late_one_is_refused():
+    ring = SpliceRing(48_000, BLOCK, 48_000)
+    assert ring.write(np.full(8 * BLOCK, 0.25, np.float32), ring.guard)
+    read_ring(ring, 2)  # read position: 2 blocks
+    assert not ring.write(np.full(BLOCK, -0.25, np.float32), 2 * BLOCK)  # under the callback: late
+    stamp = time.perf_counter() - 0.05
+    assert ring.write(np.full(4 * BLOCK, -0.25, np.float32), 4 * BLOCK, stamp=stamp)
+    out = read_ring(ring, 8)  # absolute samples 2..10 blocks
+    np.testing.assert_array_equal(out[:2 * BLOCK], 0.25)
+    np.testing.assert_array_equal(out[2 * BLOCK:6 * BLOCK], -0.25)
+    assert not out[6 * BLOCK:].any()  # the old lead past the splice is gone
+    assert ring.latency_count == 1
+    # 50 ms ago + 10 ms until the DAC + the splice's offset in its block (none here)
+    assert 0.06 <= ring.last_latency < 1.0
+
+
+def test_a_splice_overwritten_before_it_was_heard_measures_nothing():
+    ring = SpliceRing(48_000, BLOCK, 48_000)
+    ring.write(np.zeros(16 * BLOCK, np.float32), BLOCK)
+    ring.write(np.ones(8 * BLOCK, np.float32), 8 * BLOCK, stamp=time.perf_counter())
+    ring.write(np.ones(8 * BLOCK, np.float32), 4 * BLOCK, stamp=time.perf_counter())  # replaces it
+    read_ring(ring, 16)
+    assert ring.latency_count == 1
+
+
+def test_a_stream_ramps_in_through_the_engine():
+    engine = PlaybackEngine()
+    ring = engine.ring
+    assert ring.write(np.full(20 * BLOCK, 0.5, np.float32), ring.guard)
+    ring.play_until(FOREVER)
+    out = run_blocks(engine, 6)
+    assert not out[:ring.guard].any()
+    assert np.all(np.diff(out) >= 0) and out[ring.guard] < 0.01  # no click where it starts
+    assert engine.telemetry().playing and engine.telemetry().dropouts == 0
+
+
+def test_stream_gain_ramps_at_start_and_stop():
+    engine = PlaybackEngine()
+    ring = engine.ring
+    assert ring.write(np.full(40 * BLOCK, 0.5, np.float32), ring.guard)
+    out = run_blocks(engine, 10)[ring.guard:]
+    assert out[0] < 0.01 and np.all(np.diff(out) >= 0) and out[-1] == pytest.approx(0.5)
+    engine.set_stream_gain(0.0)
+    out = run_blocks(engine, 10)
+    assert np.all(np.diff(out) <= 0) and out[-1] == 0.0
+    step = 0.5 / (PLAYBACK_GAIN_RAMP_MS * 48)
+    assert np.abs(np.diff(out)).max() <= 1.01 * step
 
 
 # ------------------------------------------------------------------ real stream (JACK dummy)

@@ -1,0 +1,165 @@
+"""``SpliceRing``: audio written ahead of the callback, which the writer may rewrite.
+
+A single-producer/single-consumer ring of samples in preallocated memory. Positions are
+absolute sample counts (Python ints, each written by one side only; an int assignment is
+atomic under the GIL), so the two sides never need a lock:
+
+- the **producer** (the real-time render thread) keeps a lead of audio written ahead and
+  may REWRITE it from any point at least ``guard`` samples past the read position (a
+  splice): the audio before that point is untouched, so a join made there is continuous,
+  and the consumer never waits. A write that comes too late (the consumer got within
+  ``guard`` of its start) is refused and the producer splices later. Each splice may
+  carry a time stamp (``time.perf_counter()`` of the event that caused it): the consumer
+  turns it into a control-to-sound latency when it plays the splice's first sample;
+- the **consumer** (the audio callback) copies the next samples out, zero-fills what is
+  missing (a dropout, if the stream was meant to be playing) and advances its position
+  whatever happened, like the DAC's clock. It only copies and writes numbers into
+  preallocated arrays: no allocation of arrays, no locks, no logging.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Splices whose first sample the consumer has not reached yet (older ones are overwritten).
+MARK_SLOTS = 64
+#: Latencies kept for percentiles (the newest ones).
+LATENCY_SLOTS = 4096
+#: Stream end of a stream that plays on.
+FOREVER = 1 << 62
+
+
+class SpliceRing:
+    """Samples written ahead of the consumer; see the module docstring.
+
+    Parameters
+    ----------
+    capacity
+        Samples held (rounded up to a power of two); bounds the lead.
+    guard
+        Samples past the read position under which a rewrite is refused (at least one
+        callback block, as a callback may be reading while the producer writes).
+    sample_rate
+        Turns sample offsets into seconds for the latency.
+    """
+
+    def __init__(self, capacity: int, guard: int, sample_rate: int) -> None:
+        size = 1 << max(10, int(capacity - 1).bit_length())
+        self._buffer = np.zeros(size, dtype=np.float32)
+        self._mask = size - 1
+        self.guard = guard
+        self.sample_rate = sample_rate
+        self.read_pos = 0  # consumer-owned: the next sample the callback plays
+        self.write_pos = 0  # producer-owned: end of the valid samples
+        self.end_pos = 0  # producer-owned: the stream is meant to play while read_pos < end_pos
+        self._mark_pos = np.zeros(MARK_SLOTS, dtype=np.int64)
+        self._mark_stamp = np.zeros(MARK_SLOTS, dtype=np.float64)
+        self._mark_head = 0  # producer-owned
+        self._mark_tail = 0  # consumer-owned
+        self._latency = np.zeros(LATENCY_SLOTS, dtype=np.float64)
+        self.latency_count = 0  # consumer-owned
+        self.dropouts = 0  # consumer-owned
+        self.last_latency: float | None = None
+
+    @property
+    def capacity(self) -> int:
+        return self._buffer.shape[0]
+
+    # ---------------------------------------------------------------- producer
+    def write(self, samples: np.ndarray, at: int, stamp: float | None = None) -> bool:
+        """Write ``samples`` [N] float32 from absolute sample ``at``.
+
+        ``at`` before ``write_pos`` rewrites (a splice); after it, the gap is silence.
+        Returns False, writing nothing, when ``at`` is closer than ``guard`` to the read
+        position (a late splice) or the lead would overflow the ring.
+        """
+        n = samples.shape[0]
+        read = self.read_pos
+        if at < read + self.guard or at + n - read > self.capacity:
+            return False
+        gap = max(self.write_pos, read)
+        if gap < at:
+            self._zero(gap, at)
+        start = at & self._mask
+        first = min(n, self.capacity - start)
+        self._buffer[start:start + first] = samples[:first]
+        self._buffer[:n - first] = samples[first:]
+        if stamp is not None:
+            slot = self._mark_head % MARK_SLOTS
+            self._mark_pos[slot] = at
+            self._mark_stamp[slot] = stamp
+            self._mark_head += 1
+        self.write_pos = at + n
+        return True
+
+    def _zero(self, lo: int, hi: int) -> None:
+        start, n = lo & self._mask, hi - lo
+        first = min(n, self.capacity - start)
+        self._buffer[start:start + first] = 0.0
+        self._buffer[:n - first] = 0.0
+
+    def play_until(self, end: int) -> None:
+        """The stream is meant to play until sample ``end`` (``FOREVER``: on)."""
+        self.end_pos = end
+
+    def latencies(self) -> np.ndarray:
+        """The recorded latencies in seconds, oldest first (a copy)."""
+        count = self.latency_count
+        if count <= LATENCY_SLOTS:
+            return self._latency[:count].copy()
+        cut = count % LATENCY_SLOTS
+        return np.concatenate([self._latency[cut:], self._latency[:cut]])
+
+    def reset_counters(self) -> None:
+        self.dropouts = 0
+        self.latency_count = 0
+        self.last_latency = None
+
+    # ---------------------------------------------------------------- consumer (audio callback)
+    def read(self, out: np.ndarray, now: float, dac_delay: float) -> bool:
+        """Fill ``out`` [frames] with the next samples; True when any sample came from the stream.
+
+        ``now`` is ``time.perf_counter()`` at the callback and ``dac_delay`` the seconds
+        until its first sample reaches the DAC: a splice first played at offset ``i`` of
+        this block sounded ``now - stamp + dac_delay + i / sample_rate`` after its event.
+        """
+        frames = out.shape[0]
+        r = self.read_pos
+        avail = min(max(self.write_pos - r, 0), frames)
+        if avail > 0:
+            start = r & self._mask
+            first = min(avail, self.capacity - start)
+            out[:first] = self._buffer[start:start + first]
+            out[first:avail] = self._buffer[:avail - first]
+        out[avail:] = 0.0
+        if avail < frames and r < self.end_pos:
+            self.dropouts += 1
+        self._take_marks(r, frames, now, dac_delay)
+        self.read_pos = r + frames
+        return avail > 0
+
+    def _take_marks(self, r: int, frames: int, now: float, dac_delay: float) -> None:
+        head = self._mark_head
+        tail = self._mark_tail
+        if head - tail > MARK_SLOTS:  # the producer lapped us: the oldest marks are gone
+            tail = head - MARK_SLOTS
+        while tail < head:
+            pos = self._mark_pos[tail % MARK_SLOTS]
+            if tail + 1 < head and self._mark_pos[(tail + 1) % MARK_SLOTS] <= pos:
+                tail += 1  # rewritten by a later splice before it was heard
+                continue
+            if pos >= r + frames:
+                break
+            offset = max(0, pos - r) / self.sample_rate
+            latency = now - self._mark_stamp[tail % MARK_SLOTS] + dac_delay + offset
+            self._latency[self.latency_count % LATENCY_SLOTS] = latency
+            self.latency_count += 1
+            self.last_latency = latency
+            tail += 1
+        self._mark_tail = tail
+
+    def record_latency(self, latency: float) -> None:
+        """Record a latency measured elsewhere in the callback (a one-shot sound's start)."""
+        self._latency[self.latency_count % LATENCY_SLOTS] = latency
+        self.latency_count += 1
+        self.last_latency = latency
