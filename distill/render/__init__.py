@@ -5,11 +5,17 @@
 - ``sequence``: clips joined in the representation with equal-power crossfades, long
   inverses in chunks;
 - ``export``: output path / format rules and ``export_audio``;
-- ``config``: ``RenderConfig``.
+- ``config``: ``RenderConfig``;
+- ``realtime``: ``RealtimeLoop`` (control states -> the playback engine, continuously),
+  ``ControlState``, ``RealtimeConfig``, ``RealtimeStats``; ``performance``:
+  ``render_performance`` (the same synthesis offline); ``stream``: the frame synthesizer.
 """
 
 from distill.render.config import RenderConfig
 from distill.render.export import DEFAULT_FORMAT, export_audio, output_path
+from distill.render.performance import render_performance
+from distill.render.realtime import RealtimeLoop, RealtimeStats
+from distill.render.realtime_config import ControlState, RealtimeConfig
 from distill.render.renderer import EncodedClips, Renderer, reconstruct_representation
 from distill.render.sequence import (
     clip_count,
@@ -22,7 +28,11 @@ from distill.render.sequence import (
 
 __all__ = [
     "DEFAULT_FORMAT",
+    "ControlState",
     "EncodedClips",
+    "RealtimeConfig",
+    "RealtimeLoop",
+    "RealtimeStats",
     "RenderConfig",
     "Renderer",
     "clip_count",
@@ -33,5 +43,6 @@ __all__ = [
     "join_clips",
     "output_path",
     "reconstruct_representation",
+    "render_performance",
     "synthesize",
 ]

@@ -37,11 +37,13 @@ import torch
 
 from distill.audio.playback import PlaybackEngine
 from distill.audio.ring import FOREVER
-from distill.render.performance import make_synthesizer
+from distill.render.performance import make_synthesizer, render_performance
 from distill.render.realtime_config import ControlState, RealtimeConfig
 from distill.render.renderer import Renderer
 from distill.render.stream import Cycle, Rendered, SynthState, clip_cycle
 from distill.threads import apply_realtime_policy
+
+__all__ = ["ControlState", "RealtimeConfig", "RealtimeLoop", "RealtimeStats", "render_performance"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ class RealtimeStats:
     """A snapshot of the loop's counters (any thread).
 
     ``render_ms_*`` time a state from when the thread took it to its splice written
-    (decode + synthesis); ``synth_ms_p95`` the synthesis of a splice alone.
+    (decode + synthesis); ``decode_ms_p50`` the decoder alone, ``synth_ms_p95`` the
+    synthesis of a splice alone.
     """
 
     ready: bool
@@ -68,6 +71,7 @@ class RealtimeStats:
     render_ms_p50: float | None
     render_ms_p95: float | None
     render_ms_max: float | None
+    decode_ms_p50: float | None
     synth_ms_p95: float | None
     lead_ms: float
 
@@ -86,7 +90,8 @@ class RealtimeLoop:
         Loop settings (defaults when None).
     """
 
-    def __init__(self, renderer: Renderer, engine: PlaybackEngine, config: RealtimeConfig | None = None) -> None:
+    def __init__(self, renderer: Renderer, engine: PlaybackEngine,
+                 config: RealtimeConfig | None = None) -> None:
         self.renderer = renderer
         self.engine = engine
         self.config = config or RealtimeConfig()
@@ -112,11 +117,13 @@ class RealtimeLoop:
         self._cycle_key: tuple[torch.Tensor, str] | None = None
         self._render_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         self._synth_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
+        self._decode_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         # Counters (written by the thread, read by stats()).
         self._renders = self._skipped = self._late = self._splices = 0
         # Live view: (ring sample where the frame's hop ends, frame [2, M]).
         history = max(1, round(self.config.history_seconds * sr / self._hop))
-        self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=history + math.ceil(self._lead / self._hop) + 4)
+        ahead = math.ceil(self._lead / self._hop) + 4
+        self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=history + ahead)
         self._history_lock = threading.Lock()
 
     # ---------------------------------------------------------------- owner thread
@@ -152,16 +159,19 @@ class RealtimeLoop:
         self._wake.set()
 
     def stats(self) -> RealtimeStats:
-        render = np.array(self._render_ms)
-        synth = np.array(self._synth_ms)
+        # list() copies a deque in one C call under the GIL: safe while the thread appends.
+        render = np.array(list(self._render_ms))
+        synth = np.array(list(self._synth_ms))
+        decode = np.array(list(self._decode_ms))
 
         def pct(values: np.ndarray, q: float) -> float | None:
             return float(np.percentile(values, q)) if values.size else None
 
-        return RealtimeStats(ready=self.ready, error=self._error, renders=self._renders, skipped=self._skipped,
+        return RealtimeStats(ready=self.ready, error=self._error, renders=self._renders,
+                             skipped=self._skipped,
                              late_splices=self._late, splices=self._splices, render_ms_p50=pct(render, 50),
                              render_ms_p95=pct(render, 95), render_ms_max=pct(render, 100),
-                             synth_ms_p95=pct(synth, 95),
+                             decode_ms_p50=pct(decode, 50), synth_ms_p95=pct(synth, 95),
                              lead_ms=1000 * self._lead / self.renderer.sample_rate)
 
     def recent_frames(self) -> np.ndarray | None:
@@ -192,6 +202,7 @@ class RealtimeLoop:
                 with self._lock:
                     state, self._pending = self._pending, None
                 if state is not None:
+                    self._top_up()  # a full lead before a decode: a slow one must not starve the callback
                     self._apply(state)
                 self._top_up()
             self._fade_out()
@@ -224,46 +235,68 @@ class RealtimeLoop:
         """The state's cycle, or None when it plays the same latent in the same mode as now."""
         latent = torch.as_tensor(control.latent, dtype=torch.float32).reshape(-1)
         key = self._cycle_key
-        if key is not None and not self._state.silent and key[1] == control.mode and torch.equal(key[0], latent):
+        playing = key is not None and not self._state.silent
+        if playing and key[1] == control.mode and torch.equal(key[0], latent):
             return None
+        began = time.perf_counter()
         clip = self.renderer.decode(latent[None])[0]
+        self._decode_ms.append(1000 * (time.perf_counter() - began))
         self._cycle_key = (latent.clone(), control.mode)
         return clip_cycle(clip, control.mode, self.config.loop_join_frames)
 
     def _splice(self, cycle: Cycle | None, gain: float, stamp: float) -> None:
-        """Rewrite the lead from the earliest safe frame boundary with the change applied."""
+        """Rewrite the lead from the earliest safe point with the change applied."""
         for attempt in range(SPLICE_ATTEMPTS):
             began = time.perf_counter()
             read = self._ring.read_pos
-            at, base = self._splice_point(read, last_resort=attempt == SPLICE_ATTEMPTS - 1)
+            at, base_at, base = self._splice_point(read, last_resort=attempt == SPLICE_ATTEMPTS - 1)
             changed = self._synth.with_control(base, cycle, gain)
             if changed.silent:
                 return
-            rendered = self._synth.render(changed, self.config.splice_frames)
-            if self._ring.write(rendered.samples, at, stamp):
+            frames = self.config.splice_frames + math.ceil((at - base_at) / self._hop)
+            rendered = self._synth.render(changed, frames)
+            if self._ring.write(rendered.samples[at - base_at:], at, stamp):
                 self._synth_ms.append(1000 * (time.perf_counter() - began))
-                self._commit(at, rendered, restart=base is not self._state or at != self._ring.write_pos)
+                self._commit(base_at, rendered)
                 self._splices += 1
                 return
             self._late += 1
 
-    def _splice_point(self, read: int, last_resort: bool) -> tuple[int, SynthState]:
-        """(ring sample, snapshot) of the earliest frame boundary safely past ``read``."""
+    def _splice_point(self, read: int, last_resort: bool) -> tuple[int, int, SynthState]:
+        """(ring sample to write from, ring sample of the snapshot, the snapshot).
+
+        The earliest safe point is past the callback's block in flight (the ring's guard),
+        the margin and this splice's own synthesis time. It need not be a frame boundary:
+        the new frames are synthesized from the snapshot at the boundary before it and
+        written from the point on. Up to there old and new audio differ only by the first
+        new frame's window edge at its crossfade's first weight (both well under 1%), so
+        the join stays continuous while a change never waits for the next boundary.
+        """
         synth_p95 = np.percentile(self._synth_ms, 95) if self._synth_ms else 2.0
-        earliest = read + self._ring.guard + self._margin + round(synth_p95 * self.renderer.sample_rate / 1000)
+        synth_samples = round(synth_p95 * self.renderer.sample_rate / 1000)
+        earliest = read + self._ring.guard + self._margin + synth_samples
         if last_resort:
             earliest += 4 * self.engine.block_size
-        if not self._state.silent and self._ring.write_pos >= earliest:
+        write = self._ring.write_pos
+        if self._state.silent:
+            at = max(earliest, write)
+            return at, at, self._state
+        if earliest < write:
+            chosen = None
             for sample, snapshot in self._snapshots:
-                if sample >= earliest:
-                    return sample, snapshot
-            return self._ring.write_pos, self._state
-        # Nothing playing (or the lead ran out): start after a gap of silence.
-        return max(earliest, self._ring.write_pos), self._state
+                if sample > earliest:
+                    break
+                chosen = (sample, snapshot)
+            if chosen is not None:
+                return earliest, chosen[0], chosen[1]
+            sample, snapshot = self._snapshots[0]
+            return sample, sample, snapshot
+        if write >= read + self._ring.guard:
+            return write, write, self._state  # the lead is shorter than the margin: continue it
+        return earliest, earliest, self._state  # starved: continue after a gap
 
-    def _commit(self, at: int, rendered: Rendered, restart: bool) -> None:
-        """Record what was written at ``at``: snapshots and history past it are replaced."""
-        del restart
+    def _commit(self, at: int, rendered: Rendered) -> None:
+        """Record frames synthesized from ``at`` on: snapshots and history past it are replaced."""
         while self._snapshots and self._snapshots[-1][0] > at:
             self._snapshots.pop()
         with self._history_lock:
@@ -273,7 +306,8 @@ class RealtimeLoop:
                 end = at + (t + 1) * self._hop
                 self._snapshots.append((end, rendered.states[t]))
                 self._history.append((end, rendered.frames[:, :, t]))
-        while len(self._snapshots) > 1 and self._snapshots[0][0] < self._ring.read_pos:
+        # Keep the last snapshot before the read position: a splice may start from it.
+        while len(self._snapshots) > 1 and self._snapshots[1][0] <= self._ring.read_pos:
             self._snapshots.popleft()
         self._state = rendered.states[-1]
         self._ring.play_until(self._ring.write_pos if self._state.silent else FOREVER)
@@ -288,18 +322,20 @@ class RealtimeLoop:
             at = read + self._ring.guard + self._margin
         else:
             at = self._ring.write_pos
-        missing = read + self._lead - at
-        if missing <= 0:
+        missing = math.ceil((read + self._lead - at) / self._hop)
+        if missing < min(self.config.top_up_frames, self._lead // self._hop):
             return
-        rendered = self._synth.render(self._state, math.ceil(missing / self._hop))
+        rendered = self._synth.render(self._state, missing)
         if self._ring.write(rendered.samples, at):
-            self._commit(at, rendered, restart=False)
+            self._commit(at, rendered)
 
     def _fade_out(self) -> None:
         """On close: Stop, then let the callback play the fade (when a device plays at all)."""
         if self._state.silent:
             return
         self._splice(None, 0.0, time.perf_counter())
+        if not self.engine.running:
+            return  # nobody plays the fade: done
         deadline = time.monotonic() + 1.0
         while not self._state.silent and time.monotonic() < deadline:
             self._top_up()
