@@ -2,6 +2,8 @@
 
 One curve per loss term and split: training solid, validation dashed, coloured per term
 (``app.services.theme.TERM_COLORS``); optionally a faint per-step curve of the training total.
+The row of toggles under the plot is the legend: each box carries a sample of its line, so
+nothing is drawn over the curves (a legend inside the plot hid the first epochs).
 Values arrive on the GUI thread (``add_epoch``/``add_step``, called by the panel when an
 event arrives) and go into preallocated numpy buffers that double when full; a
 single-shot timer then pushes the filled parts to the curves, so a burst of steps costs
@@ -22,8 +24,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from app.services.theme import PALETTE, TERM_COLORS
@@ -37,6 +39,8 @@ SPLITS = ("train", "validation")
 REPAINT_MS = 150
 INITIAL_CAPACITY = 64
 STEP_CURVE_ALPHA = 90
+#: Size of the line samples on the toggles (logical pixels).
+SAMPLE_SIZE = QSize(22, 10)
 
 
 class SeriesBuffer:
@@ -108,32 +112,24 @@ class LossPlotWidget(QWidget):
         plot.setLabel("left", "loss (log scale)")
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMenuEnabled(False)
-        # One row along the top, on a translucent ground: it hides as little of the curves as it can.
-        self.legend = plot.addLegend(offset=(10, 2), colCount=len(TERMS) + 2,
-                                     brush=pg.mkBrush(_color(PALETTE["base"], 200)))
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         for split in SPLITS:
             for term in TERMS:
-                curve = self._curve(_pen(term, split))
-                self.curves[term, split] = curve
-                if split == "train":
-                    self.legend.addItem(curve, TERM_LABELS[term])
+                self.curves[term, split] = self._curve(_pen(term, split))
         self.step_curve = self._curve(pg.mkPen(_color(TERM_COLORS["total"], STEP_CURVE_ALPHA), width=1))
         self.step_curve.setZValue(-1)
-        # Legend samples only (not in the plot): what dashed and faint mean.
-        self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(PALETTE["muted"], width=1.5,
-                                                         style=Qt.PenStyle.DashLine)), "validation")
-        self.legend.addItem(pg.PlotDataItem(pen=self.step_curve.opts["pen"]), "per step")
 
         self.term_boxes: dict[str, QCheckBox] = {}
         toggles = QHBoxLayout()
         for term in TERMS:
-            box = self._toggle(TERM_LABELS[term], term, toggles)
+            box = self._toggle(TERM_LABELS[term], term, toggles, self.curves[term, "train"].opts["pen"])
             box.setStyleSheet(f"QCheckBox {{ color: {TERM_COLORS[term]}; }}")
             self.term_boxes[term] = box
         toggles.addSpacing(12)
-        self.validation_box = self._toggle("validation", "validation", toggles)
-        self.steps_box = self._toggle("per step", "steps", toggles)
+        # What dashed and faint mean, in a neutral colour (they apply to every term).
+        self.validation_box = self._toggle("validation", "validation", toggles,
+                                           pg.mkPen(PALETTE["muted"], width=1.5, style=Qt.PenStyle.DashLine))
+        self.steps_box = self._toggle("per step", "steps", toggles, self.step_curve.opts["pen"])
         toggles.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -204,8 +200,10 @@ class LossPlotWidget(QWidget):
         curve.setDownsampling(auto=True, method="peak")
         return curve
 
-    def _toggle(self, text: str, name: str, box_layout: QHBoxLayout) -> QCheckBox:
+    def _toggle(self, text: str, name: str, box_layout: QHBoxLayout, pen: QPen) -> QCheckBox:
         box = QCheckBox(text, self)
+        box.setIcon(line_sample(pen))
+        box.setIconSize(SAMPLE_SIZE)
         box.setChecked(True)
         box.setToolTip(f"Show or hide the {text} curve(s)")
         box.toggled.connect(lambda checked, n=name: self._on_toggled(n, checked))
@@ -219,6 +217,21 @@ class LossPlotWidget(QWidget):
     def _schedule(self) -> None:
         if not self._timer.isActive():
             self._timer.start()
+
+
+def line_sample(pen: QPen, size: QSize = SAMPLE_SIZE) -> QIcon:
+    """An icon of a short horizontal line drawn with ``pen`` (a legend entry's sample)."""
+    pixmap = QPixmap(size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    sample = QPen(pen)
+    sample.setCosmetic(True)
+    painter.setPen(sample)
+    middle = size.height() / 2
+    painter.drawLine(QPointF(1, middle), QPointF(size.width() - 1, middle))
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _color(hex_color: str, alpha: int = 255) -> QColor:

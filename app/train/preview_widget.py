@@ -5,7 +5,9 @@ spectrograms ``[2, M, F]`` in representation units and both waveforms, rendered 
 training thread through the same inverse. The widget shows them in two
 ``SpectrogramWidget``\\ s (magnitude and IF side by side, input above reconstruction) with
 the SAME magnitude levels, so brightness compares between the two, and plays either
-through the studio's ``AudioController``.
+through the studio's ``AudioController``. Until the first preview of a run arrives, a
+placeholder text takes the place of the images (empty plots would only show axes with
+nothing to read on them).
 
 GUI thread only; the widget shows what it is given and computes no audio.
 """
@@ -13,8 +15,8 @@ GUI thread only; the widget shows what it is given and computes no audio.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from app.services.audio_controller import AudioController
 from app.widgets.spectrogram_widget import SpectrogramWidget
@@ -56,10 +58,22 @@ class PreviewWidget(QWidget):
         super().__init__(parent)
         self._audio = audio
         self._preview: Preview | None = None
-        self.caption = QLabel(WAITING_TEXT, self)
+        self.caption = QLabel("", self)
         self.caption.setWordWrap(True)
-        self.input_view = SpectrogramWidget(self, title="input", config=config)
-        self.reconstruction_view = SpectrogramWidget(self, title="reconstruction", config=config)
+        self.placeholder = QLabel(WAITING_TEXT, self)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setProperty("role", "caption")
+        views = QWidget(self)
+        views_layout = QVBoxLayout(views)
+        views_layout.setContentsMargins(0, 0, 0, 0)
+        self.input_view = SpectrogramWidget(views, title="input", config=config)
+        self.reconstruction_view = SpectrogramWidget(views, title="reconstruction", config=config)
+        views_layout.addWidget(self.input_view, 1)
+        views_layout.addWidget(self.reconstruction_view, 1)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.placeholder)
+        self.pages.addWidget(views)
         self.play_input_button = QPushButton("Play input", self)
         self.play_input_button.setToolTip("Listen to the validation clip")
         self.play_input_button.clicked.connect(self.play_input)
@@ -75,8 +89,7 @@ class PreviewWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
-        layout.addWidget(self.input_view, 1)
-        layout.addWidget(self.reconstruction_view, 1)
+        layout.addWidget(self.pages, 1)
         layout.addLayout(buttons)
         self._update_buttons()
 
@@ -85,6 +98,11 @@ class PreviewWidget(QWidget):
     def preview(self) -> Preview | None:
         """The preview shown (None before the first)."""
         return self._preview
+
+    @property
+    def showing_placeholder(self) -> bool:
+        """The placeholder text, not the spectrograms, is shown (no preview yet)."""
+        return self.pages.currentWidget() is self.placeholder
 
     def set_config(self, config: ComplexSpectrogramConfig) -> None:
         """Use ``config``'s bands and hop (a dataset of another representation); clears."""
@@ -109,7 +127,7 @@ class PreviewWidget(QWidget):
         self.input_view.clear()
         self.reconstruction_view.clear()
         self.reconstruction_view.set_title("reconstruction")
-        self.caption.setText(WAITING_TEXT)
+        self.caption.setText("")
         self.notice_label.setText("")
         self._update_buttons()
 
@@ -134,5 +152,8 @@ class PreviewWidget(QWidget):
         return False
 
     def _update_buttons(self) -> None:
+        shown = self._preview is not None
+        self.pages.setCurrentIndex(1 if shown else 0)
+        self.caption.setVisible(shown)
         for button in (self.play_input_button, self.play_reconstruction_button):
             button.setEnabled(self._preview is not None)

@@ -152,7 +152,7 @@ class TrainPanel(QWidget):
         self.dataset_label.setText(f"Dataset: {cache.report.folder.name} — {n_files} usable "
                                    f"file(s), {summary.clips} clips · auto preset: {choose_preset(n_files)}")
         self.dataset_label.setToolTip(str(cache.report.folder))
-        self.settings_widget.set_dataset_size(n_files)
+        self.settings_widget.set_dataset_size(n_files, [e.clips for e in cache.files])
         if not self.is_busy:
             self.preview.set_config(cache.spectrogram_config)
         self._update_controls()
@@ -294,8 +294,9 @@ class TrainPanel(QWidget):
     def _on_started(self, event: TrainingStarted) -> None:
         self.status.show_started(event)
         resumed = f", resuming at epoch {event.start_epoch + 1}" if event.start_step else ""
-        self.message.emit(f"Training on {event.device}: {event.num_clips} clips, {event.epochs} "
-                          f"epochs × {event.steps_per_epoch} steps{resumed}")
+        steps = f"{event.steps_per_epoch} step{'s' if event.steps_per_epoch != 1 else ''}"
+        self.message.emit(f"Training on {event.device}: {event.num_clips} clips, {event.epochs:,} "
+                          f"epochs × {steps}{resumed}")
 
     @Slot(object)
     def _on_finished(self, path: Path | None) -> None:
@@ -379,6 +380,8 @@ class TrainPanel(QWidget):
         views = QSplitter(Qt.Orientation.Vertical, self)
         views.addWidget(self.loss_plot)
         views.addWidget(self.preview)
+        # Two parts curves, three parts preview (the plot's own size hint is tiny); scaled to fit.
+        views.setSizes([200, 300])
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)

@@ -5,8 +5,11 @@ not change; a setting the user changed is *explicit* and wins over the preset. S
 widget keeps two things apart: which settings were changed (their label turns bold; "Use
 preset values" forgets them) and what every field shows — an explicit value, or the value
 the preset will use for this dataset, updated when the preset or the dataset changes.
-Only explicit settings are remembered (``AppSettings``) and passed to ``train`` as
-``explicit``.
+The Epochs field shows the epochs the run will make: a preset's ``min_steps`` raises them
+for a folder of few clips, and the note under the field says so (``plan_epochs``, over the
+same training split the run makes). Epochs the user set run exactly as set; the note says
+when they make fewer steps than the preset would. Only explicit settings are remembered
+(``AppSettings``) and passed to ``train`` as ``explicit``.
 
 Main settings are always visible; the advanced ones (KL warm-up, loss weights, validation
 share, seed, threads, checkpoints, augmentation) sit in a collapsed section.
@@ -17,7 +20,7 @@ GUI thread only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -38,7 +41,7 @@ from PySide6.QtWidgets import (
 from app.services.settings import AppSettings
 from distill.training.config import PRESET_NAMES, ModelConfig, TrainingConfig
 from distill.training.overrides import config_value, config_with
-from distill.training.presets import choose_preset, resolve_preset
+from distill.training.presets import EpochPlan, choose_preset, plan_epochs, resolve_preset
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,8 @@ class TrainingSettingsWidget(QWidget):
         self._settings = settings
         self._explicit: dict[str, Any] = {}
         self._num_files: int | None = None
+        self._clips_per_file: tuple[int, ...] | None = None
+        self._plan: EpochPlan | None = None
         self._updating = False  # set while the code (not the user) fills the fields
         self.preset_combo = QComboBox(self)
         for name in PRESET_NAMES:
@@ -141,6 +146,11 @@ class TrainingSettingsWidget(QWidget):
         main = QFormLayout()
         main.addRow("Preset", self.preset_combo)
         self._add_rows(main, MAIN)
+        self.epochs_note = QLabel("", self)
+        self.epochs_note.setWordWrap(True)
+        self.epochs_note.setProperty("role", "caption")
+        self.epochs_note.setVisible(False)
+        main.insertRow(main.getWidgetPosition(self.inputs["epochs"])[0] + 1, self.epochs_note)
         main.addRow("Latent size", self.latent_spin)
         self.advanced_button = QToolButton(self)
         self.advanced_button.setText("Advanced settings")
@@ -188,9 +198,18 @@ class TrainingSettingsWidget(QWidget):
         ``train``, which knows the number of usable files)."""
         return config_with(TrainingConfig(preset=self.preset), self._explicit)
 
-    def set_dataset_size(self, num_files: int | None) -> None:
-        """Show what the preset gives for a dataset of ``num_files`` usable files."""
+    @property
+    def epoch_plan(self) -> EpochPlan | None:
+        """The epochs the next run will make and why (None until the clips are known)."""
+        return self._plan
+
+    def set_dataset_size(self, num_files: int | None,
+                         clips_per_file: Sequence[int] | None = None) -> None:
+        """Show what the preset gives for a dataset of ``num_files`` usable files holding
+        ``clips_per_file`` clips (``[e.clips for e in cache.files]``; None: not counted yet,
+        so the epochs a preset's ``min_steps`` adds cannot be shown)."""
         self._num_files = num_files
+        self._clips_per_file = None if clips_per_file is None else tuple(clips_per_file)
         self._refresh()
 
     def set_preset(self, name: str) -> None:
@@ -253,7 +272,7 @@ class TrainingSettingsWidget(QWidget):
         if self._updating:
             return
         self._explicit[key] = _get(self.inputs[key])
-        self._mark(key)
+        self._refresh()  # the epochs that run depend on the batch size, the split, the epochs
         self.save()
         self.changed.emit()
 
@@ -280,6 +299,13 @@ class TrainingSettingsWidget(QWidget):
         chosen = None if self._num_files is None else choose_preset(self._num_files)
         if self.preset != "auto" or chosen is not None:
             shown = resolve_preset(shown, self._num_files or 0, self.explicit())
+        self._plan = None
+        if self._clips_per_file is not None and shown.preset != "auto":
+            self._plan = plan_epochs(shown, self._clips_per_file, self.explicit())
+            shown = shown.replace(epochs=self._plan.epochs)
+        note = epochs_note(shown, self._plan)
+        self.epochs_note.setText(note)
+        self.epochs_note.setVisible(bool(note))
         self._updating = True
         try:
             self.preset_combo.setItemText(0, f"auto ({chosen})" if chosen else "auto")
@@ -294,6 +320,26 @@ class TrainingSettingsWidget(QWidget):
         font = self.labels[key].font()
         font.setBold(key in self._explicit)
         self.labels[key].setFont(font)
+
+
+def epochs_note(config: TrainingConfig, plan: EpochPlan | None) -> str:
+    """What the note under the Epochs field says: how many steps the epochs make, and why
+    they are more than the preset's (``config``: the preset applied; "" when nothing to say)."""
+    if plan is None:
+        if config.preset == "auto" or config.min_steps <= 0:
+            return ""
+        return (f"At least {config.min_steps:,} steps for a {config.preset} folder: more epochs "
+                "if it has few clips")
+    if plan.train_clips == 0:
+        return ""
+    per_epoch = f"{plan.steps_per_epoch:,} step{'s' if plan.steps_per_epoch != 1 else ''} per epoch"
+    if plan.raised:
+        return (f"{plan.epochs:,} epochs, to make at least {plan.min_steps:,} steps for a "
+                f"{config.preset} folder ({per_epoch}; the preset says {plan.requested:,})")
+    if plan.short_of_min_steps:
+        return (f"{plan.epochs:,} epochs as you set: {plan.steps:,} steps ({per_epoch}); the "
+                f"{config.preset} preset would make at least {plan.min_steps:,}")
+    return f"{plan.steps:,} steps ({per_epoch})"
 
 
 def _valid(key: str, value: Any) -> bool:

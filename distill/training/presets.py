@@ -11,15 +11,18 @@
 - ``large`` (more): no augmentation, bigger batches, fewer epochs (each epoch is long).
 
 ``apply_preset`` fills in the preset's values for every setting the user did not set
-explicitly: explicit settings always win.
+explicitly: explicit settings always win. ``plan_epochs`` says, before a run, how many
+epochs it will make and why (what the studio shows next to the Epochs field).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from distill.data.split import split_clips
 from distill.training.batches import steps_per_epoch
 from distill.training.config import PRESET_NAMES, AugmentationConfig, TrainingConfig
 from distill.training.overrides import config_value, config_with
@@ -117,3 +120,68 @@ def resolve_preset(config: TrainingConfig, num_files: int, explicit: Iterable[st
     """Apply ``config.preset`` (``auto``: chosen from ``num_files``) under the explicit settings."""
     name = choose_preset(num_files) if config.preset == "auto" else config.preset
     return apply_preset(config, name, explicit)
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """How long a run on a given dataset will be, and why (``plan_epochs``).
+
+    Attributes
+    ----------
+    epochs
+        Epochs the run makes.
+    requested
+        Epochs of the configuration (the preset's or the user's) before ``min_steps``.
+    steps_per_epoch
+        Optimiser steps per epoch over ``train_clips``.
+    train_clips
+        Clips of the training split.
+    min_steps
+        The configuration's least number of steps (0: none).
+    explicit
+        The user set the epochs: they run exactly as set.
+    """
+
+    epochs: int
+    requested: int
+    steps_per_epoch: int
+    train_clips: int
+    min_steps: int
+    explicit: bool
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def raised(self) -> bool:
+        """``min_steps`` raised the epochs above ``requested``."""
+        return self.epochs > self.requested
+
+    @property
+    def short_of_min_steps(self) -> bool:
+        """The user's epochs make fewer steps than the configuration's ``min_steps``."""
+        return self.explicit and self.steps < self.min_steps
+
+
+def train_clip_count(config: TrainingConfig, clips_per_file: Sequence[int]) -> int:
+    """Clips in the training split of a cache whose usable files hold ``clips_per_file``
+    clips (the split ``distill.data.make_datasets`` makes with ``config``); 0 without clips."""
+    if sum(clips_per_file) <= 0:
+        return 0
+    split = split_clips(clips_per_file, config.validation_fraction, config.min_files_for_file_split,
+                        config.seed)
+    return len(split.train)
+
+
+def plan_epochs(config: TrainingConfig, clips_per_file: Sequence[int],
+                explicit: Iterable[str] = ()) -> EpochPlan:
+    """The epochs a new run of ``config`` (preset already applied) will make over a cache
+    whose usable files hold ``clips_per_file`` clips: ``ensure_min_steps`` over the
+    training split, as ``distill.training.run.train`` applies it."""
+    explicit = set(explicit)
+    train_clips = train_clip_count(config, clips_per_file)
+    planned = ensure_min_steps(config, train_clips, explicit)
+    per_epoch = steps_per_epoch(train_clips, config.batch_size) if train_clips else 0
+    return EpochPlan(planned.epochs, config.epochs, per_epoch, train_clips, config.min_steps,
+                     "epochs" in explicit)

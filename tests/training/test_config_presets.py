@@ -75,3 +75,32 @@ def test_small_datasets_get_enough_optimiser_steps():
     assert ensure_min_steps(tiny.replace(epochs=20), 40, explicit={"epochs"}).epochs == 20
     large = apply_preset(TrainingConfig(), "large")
     assert large.min_steps == 0 and ensure_min_steps(large, 40).epochs == large.epochs
+
+
+def test_the_epoch_plan_is_what_the_run_makes_and_says_why():
+    from distill.data.split import split_clips
+    from distill.training.batches import steps_per_epoch
+    from distill.training.presets import ensure_min_steps, plan_epochs
+
+    tiny = apply_preset(TrainingConfig(), "tiny")
+    clips = [3, 1, 1, 1, 2, 2]  # six files, ten clips: split by clip, two held out
+    train_clips = len(split_clips(clips, tiny.validation_fraction, tiny.min_files_for_file_split,
+                                  tiny.seed).train)
+    plan = plan_epochs(tiny, clips)
+    assert plan.train_clips == train_clips == 8
+    assert plan.steps_per_epoch == steps_per_epoch(8, tiny.batch_size) == 1
+    assert plan.epochs == ensure_min_steps(tiny, train_clips).epochs == 2500
+    assert plan.raised and plan.requested == 300 and not plan.explicit
+    assert plan.steps >= tiny.min_steps == plan.min_steps
+
+    mine = plan_epochs(tiny.replace(epochs=20), clips, explicit={"epochs"})
+    assert mine.epochs == 20 and not mine.raised  # a number the user set runs as set
+    assert mine.explicit and mine.short_of_min_steps and mine.steps == 20
+
+    more_held_out = plan_epochs(tiny.replace(validation_fraction=0.5), clips)
+    assert more_held_out.train_clips == 5 and more_held_out.epochs == 2500
+    large = plan_epochs(apply_preset(TrainingConfig(), "large"), [40] * 200)
+    assert not large.raised and large.epochs == PRESETS["large"]["epochs"]
+    assert large.train_clips == 40 * 170  # split by file: 30 of 200 files held out
+    empty = plan_epochs(tiny, [0, 0])
+    assert empty.train_clips == 0 and empty.epochs == tiny.epochs and empty.steps == 0

@@ -5,10 +5,20 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
+from PySide6.QtGui import QColor
 
 from app.services.theme import TERM_COLORS
-from app.train.loss_plot_widget import INITIAL_CAPACITY, TERMS, LossPlotWidget, SeriesBuffer
+from app.train.loss_plot_widget import (
+    INITIAL_CAPACITY,
+    SAMPLE_SIZE,
+    STEP_CURVE_ALPHA,
+    TERM_LABELS,
+    TERMS,
+    LossPlotWidget,
+    SeriesBuffer,
+)
 
 
 @pytest.fixture
@@ -38,8 +48,28 @@ def test_the_y_axis_is_logarithmic_and_curves_are_styled_per_term(plot):
         assert validation.opts["pen"].color().name() == TERM_COLORS[term].lower()
         assert train.opts["pen"].style() != validation.opts["pen"].style()  # solid vs dashed
         assert train.opts["clipToView"] and train.opts["autoDownsample"]
-    names = [label.text for _sample, label in plot.legend.items]
-    assert {"total", "magnitude", "IF", "STFT", "KL", "validation", "per step"} <= set(names)
+
+
+def test_the_toggle_row_is_the_legend_and_nothing_is_drawn_over_the_curves(plot):
+    items = plot.plot_widget.getPlotItem().getViewBox().allChildren()
+    assert not any(isinstance(item, pg.LegendItem) for item in items)
+    assert plot.plot_widget.getPlotItem().legend is None
+    for term in TERMS:
+        alpha, rgb = line_sample(plot.term_boxes[term])
+        assert plot.term_boxes[term].text() == TERM_LABELS[term]
+        assert (alpha == 255).all() and (rgb == QColor(TERM_COLORS[term]).rgb()).all()  # solid, its colour
+    alpha, _ = line_sample(plot.validation_box)
+    assert (alpha[2:-2] == 0).any() and (alpha > 0).sum() > len(alpha) // 2  # dashed, as the curves
+    alpha, _ = line_sample(plot.steps_box)
+    assert (alpha > 0).all() and alpha.max() < STEP_CURVE_ALPHA  # unbroken and faint, as the curve
+
+
+def line_sample(box) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha and ``0xAARRGGBB`` of the pixels along the line sample of a toggle (its upper row)."""
+    image = box.icon().pixmap(SAMPLE_SIZE).toImage()
+    row = SAMPLE_SIZE.height() // 2 - 1
+    colors = [image.pixelColor(x, row) for x in range(image.width())]
+    return np.array([c.alpha() for c in colors]), np.array([c.rgb() for c in colors])
 
 
 def test_zeros_negatives_and_nan_become_gaps_without_warnings(qtbot, plot):

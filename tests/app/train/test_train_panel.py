@@ -83,7 +83,9 @@ def test_a_dataset_shows_its_size_and_the_auto_preset(make_panel, tiny_cache):
     assert tiny_cache.report.folder.name in text and "4 usable file(s)" in text
     assert "auto preset: tiny" in text
     assert panel.settings_widget.preset_combo.currentText() == "auto (tiny)"
-    assert panel.settings_widget.inputs["epochs"].value() == 300  # what the tiny preset trains
+    plan = panel.settings_widget.epoch_plan  # the tiny preset, raised to make its min_steps
+    assert panel.settings_widget.inputs["epochs"].value() == plan.epochs > 300 == plan.requested
+    assert plan.train_clips < tiny_cache.report.summary.clips  # the training split's clips
     assert buttons(panel) == (True, False, False, False)
 
 
