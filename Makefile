@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
+# The bundle's builder, pinned: its hooks decide what the bundle carries.
+PYINSTALLER := pyinstaller==6.22.3 pyinstaller-hooks-contrib==2026.9
 # Debian packages: PortAudio for sounddevice; Xvfb/xdotool/ImageMagick for the real-window
 # test; JACK (dummy backend) for a paced real audio stream without a sound card; Qt's xcb deps.
 SYSTEM_PACKAGES := libportaudio2 xvfb xauth xdotool imagemagick jackd2 \
@@ -13,7 +15,7 @@ SYSTEM_PACKAGES := libportaudio2 xvfb xauth xdotool imagemagick jackd2 \
                    libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0 \
                    libxcb-render-util0 libdbus-1-3 libfontconfig1 libgl1
 
-.PHONY: run test lint system-deps bench demo clean
+.PHONY: run test lint system-deps bench demo clean bundle bundle-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +59,14 @@ test: system-deps $(VENV)/.dev-installed lint
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/representation.py
 	$(BIN)/python benchmarks/decode.py
+
+# The frozen app (packaging/): dist/distill-studio/. Not part of `make test` (minutes of build).
+bundle: system-deps $(VENV)/.run-installed
+	$(BIN)/pip install -q $(PYINSTALLER)
+	packaging/build.sh
+
+bundle-test: $(VENV)/.run-installed
+	$(BIN)/python packaging/smoke_test.py dist/distill-studio
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
