@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import typing
 from typing import Any, TypeVar
 
@@ -58,3 +59,19 @@ class ConfigBase:
     def replace(self: T, **changes: Any) -> T:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def check_range(owner: str, name: str, value: Any, low: float, high: float, *,
+                integer: bool = False) -> None:
+    """Refuse a numeric setting outside ``[low, high]`` (or of the wrong type).
+
+    Every number a config takes has a sane upper bound as well as a lower one: a file or
+    a settings store can hold anything, and a declared size drives memory (a
+    ``latent_dim`` of 1e9 would ask for terabytes before any other check ran). Booleans
+    and, for ``integer``, floats such as ``1e9`` are refused by type.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"{owner}: {name} must be {kind}, got {value!r}")
+    if not (low <= value <= high):  # also refuses NaN
+        raise ValueError(f"{owner}: {name} must be in [{low:g}, {high:g}], got {value!r}")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
+
+#: Largest STFT size accepted (about 1.4 s at 48 kHz).
+MAX_N_FFT = 65_536
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class ComplexSpectrogramConfig(ConfigBase):
     n_mels: int = 128
 
     def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "n_fft", self.n_fft, 16, MAX_N_FFT, integer=True)
+        check_range(owner, "hop_length", self.hop_length, 1, MAX_N_FFT, integer=True)
+        check_range(owner, "n_mels", self.n_mels, 1, MAX_N_FFT, integer=True)
+        check_range(owner, "if_masking_threshold", self.if_masking_threshold, 0, 1)
         if self.n_fft < 16 or self.n_fft & (self.n_fft - 1):
             raise ValueError(f"n_fft must be a power of two >= 16, got {self.n_fft}")
         if not 0 < self.hop_length <= self.n_fft // 2:

@@ -17,6 +17,7 @@ from distill.constants import EXPORT_FORMATS, SAMPLE_RATE
 from distill.latent.errors import AxisError
 from distill.latent.space import POSITION_LIMITS
 from distill.render import RenderConfig, Renderer, export_audio
+from distill.render.export import check_output
 from distill.threads import apply_thread_policy
 
 #: Longest render the CLI accepts (one hour), so a typo does not fill the disk.
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     apply_thread_policy()
     if not (math.isfinite(args.variation) and args.variation >= 0):
         raise AxisError(f"--variation must be a number >= 0, got {args.variation:g}")
+    check_output(args.output, args.format, make_parents=args.mkdir)  # before the render, not after
     renderer = Renderer.from_file(args.model, config=RenderConfig(variation=args.variation))
     center = None
     if args.axis:
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         center = space.controls_to_latent(space.values_from_positions(parse_axis_settings(args.axis)))
     samples = duration_samples(args.duration)
     wave = renderer.generate(samples, center=center, seed=args.seed)
-    path = export_audio(args.output, wave, args.format)
+    path = export_audio(args.output, wave, args.format, make_parents=args.mkdir)
     print(f"wrote {path} ({samples / SAMPLE_RATE:.3f} s)")
     return 0
 
@@ -74,9 +76,12 @@ def parse_axis_settings(settings: list[str]) -> dict[str, float]:
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """``-o/--output`` and ``--format``, shared by generate, morph and reconstruct."""
+    """``-o/--output``, ``--format`` and ``--mkdir``, shared by generate, morph and reconstruct."""
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
-                        help="audio file to write (its extension picks the format)")
+                        help="audio file to write (its extension picks the format: "
+                             f"{', '.join(EXPORT_FORMATS)}; none = --format's)")
+    parser.add_argument("--mkdir", action="store_true",
+                        help="create OUT's folder when it does not exist (otherwise an error)")
     parser.add_argument("--format", choices=tuple(EXPORT_FORMATS), default=None,
                         help="output format (default: from OUT's extension, else wav)")
 

@@ -1,6 +1,8 @@
 """``distill info FILE [--json]``: describe an audio file or a model file.
 
-Audio: format, subtype, sample rate, channels, duration, peak and RMS level (dBFS).
+Audio: format, subtype, sample rate, channels, duration, peak and RMS level (dBFS) of
+the finite samples, and how many samples are NaN or infinite (a damaged file, which
+``distill dataset`` would skip) — never "silent" for a file that is not.
 Model: format version, when and by which distill it was made, every config, the
 normalisation, the parameter count, the epochs recorded in its history and, once the
 latent analysis is stored, the labelled latent axes. Unreadable files are reported as
@@ -50,12 +52,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe_audio(path: Path) -> dict[str, Any]:
-    """Header fields and levels of an audio file (levels over all channels, dBFS)."""
+    """Header fields and levels of an audio file (levels over all channels' finite
+    samples, dBFS) and the count of NaN/infinite samples."""
     header = audio_info(path)
-    peak, sum_sq, count = 0.0, 0.0, 0
+    peak, sum_sq, count, invalid = 0.0, 0.0, 0, 0
     try:
         for block in sf.blocks(str(path), blocksize=LEVEL_BLOCK_FRAMES, dtype="float32", always_2d=True):
-            block = block.astype(np.float64)
+            finite = np.isfinite(block)
+            invalid += int(block.size - np.count_nonzero(finite))
+            block = block[finite].astype(np.float64)
             peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
             sum_sq += float(np.sum(block * block))
             count += block.size
@@ -64,7 +69,8 @@ def describe_audio(path: Path) -> dict[str, Any]:
     rms = math.sqrt(sum_sq / count) if count else 0.0
     return {"kind": "audio", "path": str(path), "format": header.format, "subtype": header.subtype,
             "sample_rate": header.sample_rate, "channels": header.channels, "frames": header.frames,
-            "duration_seconds": header.duration, "peak_dbfs": _dbfs(peak), "rms_dbfs": _dbfs(rms)}
+            "duration_seconds": header.duration, "peak_dbfs": _dbfs(peak), "rms_dbfs": _dbfs(rms),
+            "invalid_samples": invalid}
 
 
 def describe_model(path: Path) -> dict[str, Any]:
@@ -90,15 +96,21 @@ def describe_model(path: Path) -> dict[str, Any]:
 def format_info(info: dict[str, Any]) -> str:
     """Text rendering of ``describe_audio`` / ``describe_model`` output."""
     if info["kind"] == "audio":
-        return "\n".join([
+        invalid = info.get("invalid_samples", 0)
+        silent = "-inf dBFS (no finite sample)" if invalid else "-inf dBFS (silent)"
+        lines = [
             info["path"],
             _row("format", f"{info['format']} ({info['subtype']})"),
             _row("sample rate", f"{info['sample_rate']} Hz"),
             _row("channels", info["channels"]),
             _row("duration", f"{info['duration_seconds']:.3f} s ({info['frames']} frames)"),
-            _row("peak", _db_text(info["peak_dbfs"])),
-            _row("RMS", _db_text(info["rms_dbfs"])),
-        ])
+            _row("peak", _db_text(info["peak_dbfs"], silent)),
+            _row("RMS", _db_text(info["rms_dbfs"], silent)),
+        ]
+        if invalid:
+            lines.append(_row("invalid", f"{invalid} NaN or infinite sample(s): the file is damaged "
+                                         "(levels are of the finite samples; `distill dataset` skips it)"))
+        return "\n".join(lines)
     lines = [
         info["path"],
         _row("format", f"{info['format']} version {info['format_version']}"),
@@ -142,5 +154,5 @@ def _dbfs(level: float) -> float | None:
     return 20 * math.log10(level) if level > 0 else None
 
 
-def _db_text(db: float | None) -> str:
-    return "-inf dBFS (silent)" if db is None else f"{db:.1f} dBFS"
+def _db_text(db: float | None, silent: str = "-inf dBFS (silent)") -> str:
+    return silent if db is None else f"{db:.1f} dBFS"

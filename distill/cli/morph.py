@@ -14,6 +14,7 @@ from pathlib import Path
 from distill.cli.generate import add_duration_argument, add_output_arguments, duration_samples
 from distill.constants import SAMPLE_RATE
 from distill.render import Renderer, export_audio
+from distill.render.export import check_output
 from distill.threads import apply_thread_policy
 
 
@@ -34,11 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     apply_thread_policy()
+    check_output(args.output, args.format, make_parents=args.mkdir)  # before the render, not after
     renderer = Renderer.from_file(args.model)
     start = renderer.encode_file(args.source).loudest()
     end = renderer.encode_file(args.target).loudest()
     samples = duration_samples(args.duration)
     wave = renderer.morph(start, end, samples, seed=args.seed)
-    path = export_audio(args.output, wave, args.format)
+    path = export_audio(args.output, wave, args.format, make_parents=args.mkdir)
     print(f"wrote {path} ({samples / SAMPLE_RATE:.3f} s)")
     return 0

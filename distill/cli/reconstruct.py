@@ -16,6 +16,7 @@ from distill.cli.generate import add_output_arguments
 from distill.constants import SAMPLE_RATE
 from distill.errors import DistillError
 from distill.render import Renderer, export_audio, reconstruct_representation
+from distill.render.export import check_output
 from distill.threads import apply_thread_policy
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.files) > 2:
         raise DistillError(f"expected [MODEL] IN, got {len(args.files)} files")
     apply_thread_policy()
+    check_output(args.output, args.format, make_parents=args.mkdir)  # before the render, not after
     *model, source = args.files
     if model:
         renderer = Renderer.from_file(model[0])
@@ -44,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
         out = renderer.reconstruct(wave, seed=args.seed)
     else:
         out = reconstruct_representation(load_audio(source), seed=args.seed)
-    path = export_audio(args.output, out, args.format)
+    path = export_audio(args.output, out, args.format, make_parents=args.mkdir)
     print(f"wrote {path} ({out.shape[0] / SAMPLE_RATE:.3f} s)")
     return 0

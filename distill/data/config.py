@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
+
+#: Longest clip accepted, in frames (about 44 s at hop 512): the model's input width.
+MAX_CLIP_FRAMES = 4096
+#: Longest part of a file decoded (24 hours).
+MAX_FILE_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,11 @@ class DataConfig(ConfigBase):
     max_file_seconds: float = 600.0
 
     def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "clip_frames", self.clip_frames, 2, MAX_CLIP_FRAMES, integer=True)
+        check_range(owner, "clip_hop_frames", self.clip_hop_frames, 1, MAX_CLIP_FRAMES, integer=True)
+        check_range(owner, "silence_threshold_db", self.silence_threshold_db, -400, 0)
+        check_range(owner, "max_file_seconds", self.max_file_seconds, 0, MAX_FILE_SECONDS)
         if self.clip_frames < 2:
             raise ValueError(f"clip_frames must be >= 2, got {self.clip_frames}")
         if not 0 < self.clip_hop_frames <= self.clip_frames:
@@ -62,3 +72,10 @@ class AugmentationConfig(ConfigBase):
     time_shift_frames: int = 4
     pitch_shift_bands: int = 1
     noise_level: float = 0.01
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "gain_db", self.gain_db, 0, 60)
+        check_range(owner, "time_shift_frames", self.time_shift_frames, 0, MAX_CLIP_FRAMES, integer=True)
+        check_range(owner, "pitch_shift_bands", self.pitch_shift_bands, 0, 1024, integer=True)
+        check_range(owner, "noise_level", self.noise_level, 0, 10)

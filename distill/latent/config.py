@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ class LatentConfig(ConfigBase):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "max_axes", self.max_axes, 1, 64, integer=True)
+        check_range(owner, "min_variance_ratio", self.min_variance_ratio, 0, 1)
+        for value in self.range_percentiles:
+            check_range(owner, "range_percentiles", value, 0, 100)
+        check_range(owner, "sweep_steps", self.sweep_steps, 3, 1000, integer=True)
+        check_range(owner, "min_label_correlation", self.min_label_correlation, 0, 1)
+        check_range(owner, "label_tie_tolerance", self.label_tie_tolerance, 0, 1)
+        check_range(owner, "batch_size", self.batch_size, 1, 65_536, integer=True)
+        check_range(owner, "seed", self.seed, 0, 2**63 - 1, integer=True)
         if self.max_axes < 1:
             raise ValueError(f"max_axes must be >= 1, got {self.max_axes}")
         if not 0 <= self.min_variance_ratio <= 1:

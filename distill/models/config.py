@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
+
+#: Upper bounds of the hyper-parameters a model file may declare. The spec's model uses
+#: latent 128 and channels up to 1024; these leave room for experiments while a forged
+#: file (latent_dim 1e9, channels 1e6) is refused before anything is allocated.
+MAX_LATENT_DIM = 4096
+MAX_CHANNELS = 8192
+MAX_LAYERS = 8
+MAX_KERNEL_SIZE = 15
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,15 @@ class ModelConfig(ConfigBase):
     negative_slope: float = 0.2
 
     def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "latent_dim", self.latent_dim, 1, MAX_LATENT_DIM, integer=True)
+        if not isinstance(self.channels, tuple) or not 1 <= len(self.channels) <= MAX_LAYERS:
+            raise ValueError(f"{owner}: channels must be 1 to {MAX_LAYERS} layer widths, "
+                             f"got {self.channels!r}")
+        for width in self.channels:
+            check_range(owner, "channels", width, 1, MAX_CHANNELS, integer=True)
+        check_range(owner, "kernel_size", self.kernel_size, 2, MAX_KERNEL_SIZE, integer=True)
+        check_range(owner, "negative_slope", self.negative_slope, 0, 1)
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if len(self.channels) < 1 or any(c < 1 for c in self.channels):
@@ -48,3 +65,7 @@ class LossWeights(ConfigBase):
     instantaneous_frequency: float = 0.5
     stft: float = 0.005
     kl: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("magnitude", "instantaneous_frequency", "stft", "kl"):
+            check_range(type(self).__name__, name, getattr(self, name), 0, 1e6)

@@ -9,8 +9,13 @@ holds ``format`` = ``MODEL_FORMAT`` and ``distill`` = one JSON document::
      "data": {DataConfig}, "normalization": {NormalizationStats}, "training": {...} | null,
      "history": [{...}, ...], "extra_metadata": {...}}
 
-``load_model`` rebuilds the model from the stored hyper-parameters
-(``ConvVAE.from_config``) and loads the weights strictly; nothing is ever unpickled. The
+``load_model`` reads the header first and checks the geometry the document declares
+against the shapes the header lists, on a model built on the ``meta`` device (shapes
+only, no memory): a forged file declaring ``latent_dim`` 1e9 is refused in milliseconds
+instead of asking for terabytes. Only then does it rebuild the model from the stored
+hyper-parameters (``ConvVAE.from_config``), load the weights strictly and refuse
+non-finite weights or statistics (a NaN model would render digital silence without a
+word); nothing is ever unpickled. The
 training settings are stored and returned as a plain mapping: rebuilding and rendering do
 not need them, and this layer does not import ``distill.training``
 (``TrainingConfig.from_dict(loaded.training)`` reads them back).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,7 +42,12 @@ from distill.constants import MODEL_FORMAT, MODEL_FORMAT_VERSION, SAMPLE_RATE, S
 from distill.data.config import DataConfig
 from distill.errors import ModelFileError
 from distill.models.config import ModelConfig
-from distill.models.safetensors_io import read_tensor_file, write_tensor_file
+from distill.models.safetensors_io import (
+    TensorHeader,
+    read_tensor_file,
+    read_tensor_header,
+    write_tensor_file,
+)
 from distill.models.vae import ConvVAE
 
 log = logging.getLogger(__name__)
@@ -148,8 +159,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         distill cannot read, or weights that do not match the stored hyper-parameters.
     """
     path = Path(path)
-    tensors, metadata = read_tensor_file(path)
-    doc = _document(path, metadata)
+    header = read_tensor_header(path)
+    doc = _document(path, header.metadata)
     try:
         model_config = ModelConfig.from_dict(doc["model"])
         spectrogram = ComplexSpectrogramConfig.from_dict(doc["spectrogram"])
@@ -168,10 +179,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     if not isinstance(extra_metadata, dict):
         raise ModelFileError(path, "the file is corrupt (extra metadata is not a map)")
 
+    _check_declared_shapes(path, header, model_config, spectrogram, data)
+    _check_finite_statistics(path, normalization)
+    tensors, _ = read_tensor_file(path)
     model = ConvVAE.from_config(model_config, spectrogram, data)
     weights = {k[len(WEIGHTS_PREFIX):]: v for k, v in tensors.items() if k.startswith(WEIGHTS_PREFIX)}
-    _check_weights(path, model, weights,
-                   [k for k in tensors if not k.startswith((WEIGHTS_PREFIX, EXTRA_PREFIX))])
+    _check_finite_tensors(path, tensors)
     model.load_state_dict(weights, strict=True)
     model.to(device).eval()
     extra = {k[len(EXTRA_PREFIX):]: v.to(device) for k, v in tensors.items() if k.startswith(EXTRA_PREFIX)}
@@ -218,15 +231,24 @@ def _document(path: Path, metadata: Mapping[str, str]) -> dict[str, Any]:
     return doc
 
 
-def _check_weights(path: Path, model: ConvVAE, weights: Mapping[str, torch.Tensor],
-                   unknown: Sequence[str]) -> None:
-    """Explain, in one message, how the stored weights differ from the rebuilt model."""
-    expected = model.state_dict()
+def _check_declared_shapes(path: Path, header: TensorHeader, model_config: ModelConfig,
+                           spectrogram: ComplexSpectrogramConfig, data: DataConfig) -> None:
+    """Explain, in one message, how the stored weights differ from the model the document
+    describes. The model is built on the ``meta`` device: its shapes come from the one
+    geometry function, and nothing is allocated however large the declared sizes."""
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in
+                        ConvVAE.from_config(model_config, spectrogram, data).state_dict().items()}
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFileError(path, f"the file holds invalid settings ({exc})") from None
+    weights = {k[len(WEIGHTS_PREFIX):]: v for k, v in header.shapes.items() if k.startswith(WEIGHTS_PREFIX)}
+    unknown = [k for k in header.shapes if not k.startswith((WEIGHTS_PREFIX, EXTRA_PREFIX))]
     problems = []
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected)) + sorted(unknown)
-    wrong = [f"{k} (file {list(weights[k].shape)}, model {list(v.shape)})"
-             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    wrong = [f"{k} (file {list(weights[k])}, model {list(v)})"
+             for k, v in expected.items() if k in weights and weights[k] != v]
     for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
         if names:
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
@@ -234,3 +256,25 @@ def _check_weights(path: Path, model: ConvVAE, weights: Mapping[str, torch.Tenso
     if problems:
         raise ModelFileError(path, "the weights do not match the model the file describes ("
                                    + "; ".join(problems) + ")")
+
+
+def _check_finite_statistics(path: Path, normalization: NormalizationStats) -> None:
+    """Refuse NaN or infinite normalisation scales (they turn every render into NaN)."""
+    bad = [f"{k}={v}" for k, v in normalization.to_dict().items()
+           if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise ModelFileError(path, f"the file is damaged: its normalisation statistics are not "
+                                   f"finite ({', '.join(bad)})")
+
+
+def _check_finite_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Refuse weights (or stored analysis tensors) holding NaN or infinity: such a model
+    renders silence or noise, and saying so beats a silent file."""
+    bad = [name for name, t in tensors.items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        what = "weights" if any(n.startswith(WEIGHTS_PREFIX) for n in bad) else "latent statistics"
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ModelFileError(path, f"the file is damaged: its {what} hold NaN or infinite values "
+                                   f"({', '.join(bad[:3])}{more}); it cannot make sound. Use an "
+                                   "earlier model or a checkpoint")

@@ -12,7 +12,9 @@ truncated" instead of a parser error.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +29,10 @@ MAX_HEADER_BYTES = 100_000_000
 #: Key of the header's metadata map in the safetensors format.
 METADATA_KEY = "__metadata__"
 
+#: Bytes per element of each safetensors dtype (the sizes a header's offsets must match).
+DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
+               "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
 _PICKLE_REASON = (
     "this is a pickle-based PyTorch file ({kind}); loading it could run arbitrary code, so "
     "distill refuses it for safety. Only distill model files (safetensors) can be opened")
@@ -35,6 +41,25 @@ _FOREIGN_MAGIC = {
     b"RIFF": "a WAV/RIFF audio file", b"fLaC": "a FLAC audio file", b"OggS": "an Ogg audio file",
     b"ID3": "an MP3 audio file", b"FORM": "an AIFF audio file", b"\x89HDF": "an HDF5 file",
 }
+
+
+@dataclass(frozen=True)
+class TensorHeader:
+    """What a safetensors header declares, read without touching the tensor data.
+
+    Attributes
+    ----------
+    shapes
+        Tensor name -> shape, as the header lists them (each checked against its byte size).
+    dtypes
+        Tensor name -> safetensors dtype name (``"F32"``, ...).
+    metadata
+        The header's string -> string metadata (empty when it has none).
+    """
+
+    shapes: dict[str, tuple[int, ...]]
+    dtypes: dict[str, str]
+    metadata: dict[str, str]
 
 
 def write_tensor_file(path: str | Path, tensors: Mapping[str, torch.Tensor],
@@ -89,17 +114,35 @@ def read_tensor_file(path: str | Path, device: str | torch.device = "cpu"
         Missing, empty, pickle-based (refused unread), foreign, truncated or corrupt file.
     """
     path = Path(path)
+    header = read_tensor_header(path)
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            tensors = {name: f.get_tensor(name) for name in header.shapes}
+    except Exception as exc:  # safetensors raises SafetensorError/OSError/RuntimeError
+        raise ModelFileError(path, f"the tensor data cannot be read ({exc})") from None
+    return tensors, header.metadata
+
+
+def read_tensor_header(path: str | Path) -> TensorHeader:
+    """The names, shapes and dtypes of a file's tensors and its metadata; no data is read.
+
+    Cheap (the header only), so a caller can check what a file declares against what
+    it expects before allocating anything for it.
+
+    Raises
+    ------
+    ModelFileError
+        As ``read_tensor_file``, and when a tensor's shape and byte range disagree.
+    """
+    path = Path(path)
     header, _ = _read_header(path)
     metadata = header.pop(METADATA_KEY, None) or {}
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise ModelFileError(path, "the file is corrupt (its metadata is not a map of strings)")
-    try:
-        with safe_open(str(path), framework="pt", device=str(device)) as f:
-            tensors = {name: f.get_tensor(name) for name in header}
-    except Exception as exc:  # safetensors raises SafetensorError/OSError/RuntimeError
-        raise ModelFileError(path, f"the tensor data cannot be read ({exc})") from None
-    return tensors, dict(metadata)
+    return TensorHeader(shapes={name: tuple(entry["shape"]) for name, entry in header.items()},
+                        dtypes={name: entry["dtype"] for name, entry in header.items()},
+                        metadata=dict(metadata))
 
 
 def looks_like_tensor_file(path: str | Path) -> bool:
@@ -159,6 +202,12 @@ def _data_size(path: Path, header: dict) -> int:
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and o >= 0 for o in offsets) or offsets[0] > offsets[1]):
             raise ModelFileError(path, f"the file is corrupt (bad entry for tensor {name!r})")
+        shape, dtype = entry.get("shape"), entry.get("dtype")
+        if (dtype not in DTYPE_SIZES or not isinstance(shape, list)
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+                or math.prod(shape) * DTYPE_SIZES[dtype] != offsets[1] - offsets[0]):
+            raise ModelFileError(path, f"the file is corrupt (tensor {name!r}: its shape, dtype and "
+                                       "size disagree)")
         end = max(end, offsets[1])
     return end
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,13 @@ class RenderConfig(ConfigBase):
     batch_size: int = 32
 
     def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_range(owner, "crossfade", self.crossfade, 0, 0.5)
+        check_range(owner, "edge_fade_seconds", self.edge_fade_seconds, 0, 60)
+        check_range(owner, "variation", self.variation, 0, 100)
+        check_range(owner, "drift_seconds", self.drift_seconds, 0, 86_400)
+        check_range(owner, "chunk_seconds", self.chunk_seconds, 1, 3600)
+        check_range(owner, "batch_size", self.batch_size, 1, 65_536, integer=True)
         if self.phase not in ("pghi", "locked"):
             raise ValueError(f"phase must be 'pghi' or 'locked', got {self.phase!r}")
         if not 0 <= self.crossfade <= 0.5:

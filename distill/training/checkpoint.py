@@ -15,7 +15,6 @@ RNG states (``distill.training.codec``), with one JSON document in its metadata:
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 
 from distill.audio.normalization import NormalizationStats
 from distill.errors import ModelFileError, TrainingError
+from distill.fileio import describe_os_error
 from distill.models import read_tensor_file, write_tensor_file
 from distill.training.codec import decode_state, encode_state
 from distill.training.config import RunConfig
@@ -174,12 +174,7 @@ class CheckpointFolder:
 
 def write_failure(what: str, path: Path, exc: OSError, last_good: Path | None) -> str:
     """A message for a failed write that says why and what is still safe."""
-    if exc.errno == errno.ENOSPC:
-        reason = "the disk is full"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "no permission to write there"
-    else:
-        reason = exc.strerror or str(exc)
+    reason = describe_os_error(exc)
     safe = (f"; the last good checkpoint {last_good} is intact (free some space and resume from it "
             f"with --resume)" if last_good is not None else "")
     return f"could not write {what} to {path}: {reason}{safe}"

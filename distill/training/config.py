@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from distill.audio.config import ComplexSpectrogramConfig
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
 from distill.data.config import AugmentationConfig, DataConfig
 from distill.models.config import LossWeights, ModelConfig
 
@@ -72,8 +72,13 @@ class TrainingConfig(ConfigBase):
     validation_fraction, min_files_for_file_split
         Held-out share, split by file from this many files on, by clip below.
     checkpoint_every_epochs, keep_checkpoints, preview_every_epochs
-        Checkpoint cadence (plus one on finish and one on cancel), how many to keep, and
-        how often a preview (spectrogram + audio) is rendered.
+        Checkpoint cadence (plus one on finish and one on cancel or stop), how many to
+        keep, and how often a preview (spectrogram + audio) is rendered.
+    checkpoint_every_minutes
+        A checkpoint is also written mid-epoch once this much time has passed
+        since the last one (0 = only by epochs): the tiny preset checkpoints every 25
+        epochs, which can be an hour on a big folder, and a short run would otherwise
+        leave nothing to resume until it ends.
     early_stop_patience
         Stop after this many epochs without a better validation loss; 0 = never.
     seed, device, num_threads, num_workers
@@ -120,6 +125,7 @@ class TrainingConfig(ConfigBase):
     num_workers: int = 0
     divergence_window: int = 50
     divergence_min_steps: int = 10
+    checkpoint_every_minutes: float = 10.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -160,6 +166,34 @@ class TrainingConfig(ConfigBase):
             raise ValueError(f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}")
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Upper (and type) bounds of every number: a settings file can hold anything."""
+        owner = type(self).__name__
+        for name, high in _INTEGER_BOUNDS.items():
+            check_range(owner, name, getattr(self, name), 0, high, integer=True)
+        for name, (low, high) in _REAL_BOUNDS.items():
+            check_range(owner, name, getattr(self, name), low, high)
+
+
+#: Largest value of each whole-number training setting (lower bounds are checked below).
+_INTEGER_BOUNDS = {
+    "epochs": 1_000_000, "batch_size": 65_536, "min_files_for_file_split": 1_000_000,
+    "checkpoint_every_epochs": 1_000_000, "preview_every_epochs": 1_000_000, "seed": 2**63 - 1,
+    "num_threads": 4096, "max_rollbacks": 1000, "min_steps": 100_000_000,
+    "lr_warmup_min_steps": 100_000_000, "stft_loss_clips": 65_536, "keep_checkpoints": 10_000,
+    "early_stop_patience": 1_000_000, "num_workers": 1024, "divergence_window": 1_000_000,
+    "divergence_min_steps": 1_000_000,
+}
+#: Range of each real-valued training setting.
+_REAL_BOUNDS = {
+    "learning_rate": (0, 10.0), "weight_decay": (0, 100.0), "kl_warmup_fraction": (0, 1),
+    "kl_max_beta": (0, 1e6), "validation_fraction": (0, 1), "grad_clip_norm": (0, 1e9),
+    "rollback_lr_factor": (0, 1), "divergence_factor": (1, 1e12), "lr_warmup_fraction": (0, 1),
+    "min_lr_fraction": (0, 1), "stft_start_fraction": (0, 1), "stft_ramp_fraction": (0, 1),
+    "checkpoint_every_minutes": (0, 7 * 24 * 60),
+}
 
 
 #: Dataset-size presets (``distill.training.presets``); "auto" picks one from the file count.

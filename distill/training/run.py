@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 #: Training settings a resumed run may change; everything else comes from the checkpoint.
 RESUME_OVERRIDES = frozenset({"epochs", "device", "num_threads", "num_workers", "keep_checkpoints",
                               "checkpoint_every_epochs", "preview_every_epochs", "early_stop_patience"})
+
+#: How the error message of a run that ended badly names the model it still saved.
+_SAVED_AS = {"checkpoint_failed": "The model trained so far was saved to",
+             "diverged": "The last good model was saved to"}
 
 
 def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfig | None = None, *,
@@ -99,8 +104,9 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
     except Exception as exc:  # a bug: reported like the rest, then raised with its traceback
         emit(Failed(f"unexpected error: {type(exc).__name__}: {exc}"))
         raise
-    if outcome.status == "diverged":
-        message = f"{outcome.message}. The last good model was saved to {path}"
+    if outcome.status in ("diverged", "bad_data", "checkpoint_failed"):
+        saved = _SAVED_AS.get(outcome.status, "The model trained until then was saved to")
+        message = f"{outcome.message}. {saved} {path}"
         emit(Failed(message, path))
         raise TrainingError(message)
     emit(Finished(path, outcome.epochs, stopped_early=outcome.status == "stopped_early",
@@ -124,11 +130,25 @@ def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, ex
     folder.check_writable()
     trainer = Trainer(run, datasets, checkpoints=folder, on_event=emit, control=control, resume=resumed)
     outcome = trainer.run()
+    if outcome.bad_clip is not None:
+        outcome = replace(outcome, message=bad_clip_message(cache, *outcome.bad_clip))
     if outcome.steps == 0:
-        raise TrainingCancelledError("training was cancelled before the first step; nothing was saved")
+        if outcome.status in ("cancelled", "stopped"):
+            raise TrainingCancelledError("training was cancelled before the first step; nothing was saved")
+        raise TrainingError(f"{outcome.message or 'training stopped'}; no step could be trained, so "
+                            "no model was saved")
     path = finalize_model(output, trainer.model, run, normalization, trainer.state.history, cache,
                           on_event=emit, control=control, last_checkpoint=folder.last)
     return path, outcome
+
+
+def bad_clip_message(cache: DatasetCache, file_index: int, clip_index: int) -> str:
+    """Why training stopped on a clip holding NaN/inf: which source file, and what to do."""
+    entry = cache.files[file_index]
+    return (f"clip {clip_index + 1} of {entry.path} holds invalid values (NaN or infinity) in "
+            f"the dataset cache ({cache.clip_path(entry)}): the cache entry is damaged. Delete "
+            "that cache file (it is rebuilt from the sound) or remove the sound from the folder, "
+            "then train again")
 
 
 def check_output(path: Path) -> None:

@@ -1,9 +1,13 @@
 """The training loop: a small state (``TrainState``) and short verbs over it.
 
 ``Trainer.run`` trains epoch after epoch over the cached 2-channel clips: ``train_epoch``
-(one ``steps.train_step`` per batch, cancel/pause checked before each), ``end_epoch``
-(validation, history, preview, periodic checkpoint), ``rollback`` when the loss diverges,
-and a final checkpoint when the run stops for any reason. Events go to ``on_event`` on
+(one ``steps.train_step`` per batch, cancel/pause checked before each, a checkpoint once
+``checkpoint_every_minutes`` have passed since the last), ``end_epoch`` (validation,
+history, preview, periodic checkpoint), ``rollback`` when the loss diverges, and a final
+checkpoint when the run stops for any reason. A batch holding NaN or infinity is bad
+DATA, not divergence: no rollback can help, so the run stops at once and names the clip.
+A checkpoint that cannot be written (disk full) stops the run with the reason; the
+model trained so far is still there for ``run.train`` to save. Events go to ``on_event`` on
 this thread; ``TrainingControl`` may be used from any thread. The model file is written
 by ``distill.training.run.train`` (finalize), not here.
 """
@@ -17,8 +21,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import torch
+
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.data import TrainValidation
+from distill.errors import TrainingError
 from distill.models import ConvVAE
 from distill.progress import EventCallback
 from distill.threads import apply_thread_policy
@@ -43,18 +50,30 @@ from distill.training.state import TrainState, kl_beta, loss_limit, stft_factor
 
 log = logging.getLogger(__name__)
 
-Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged"]
+Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged", "bad_data",
+                 "checkpoint_failed"]
 _CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
-    """How ``Trainer.run`` ended; ``message`` explains a divergence."""
+    """How ``Trainer.run`` ended; ``message`` explains a divergence, bad data or a failed
+    checkpoint; ``bad_clip`` is ``(file index, clip index)`` of a clip holding NaN/inf
+    (file index into the cache's usable files)."""
 
     status: Status
     epochs: int
     steps: int
     message: str | None = None
+    bad_clip: tuple[int, int] | None = None
+
+
+class _BadClipError(Exception):
+    """A training batch holds a clip with NaN or infinite values."""
+
+    def __init__(self, file_index: int, clip_index: int) -> None:
+        super().__init__(f"clip {clip_index} of file {file_index} holds NaN or infinite values")
+        self.file_index, self.clip_index = file_index, clip_index
 
 
 class Trainer:
@@ -105,6 +124,8 @@ class Trainer:
         self._saved_step = self.state.step if resume is not None else -1
         self._session = (time.monotonic(), self.state.step)  # ETA: time and step this session began
         self._paused_at = 0.0
+        self._checkpoint_clock = time.monotonic()  # when the last checkpoint was written
+        self.checkpoint_failure: str | None = None
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> TrainOutcome:
@@ -112,11 +133,18 @@ class Trainer:
         self.emit_started()
         epochs = self.run_config.training.epochs
         while self.state.epoch < epochs:
-            problem = self.train_epoch()
+            try:
+                problem = self.train_epoch()
+            except _BadClipError as bad:
+                return self.stop_on_bad_clip(bad)
+            if self.checkpoint_failure is not None:
+                return self.stop("checkpoint_failed")
             if problem == _CANCELLED or self.control.cancelled or self.control.finishing:
                 return self.stop("cancelled" if self.control.cancelled else "stopped")
             if problem is None:
                 problem = self.end_epoch()
+            if self.checkpoint_failure is not None:
+                return self.stop("checkpoint_failed")
             if problem is not None and not self.rollback(problem):
                 return self.fail(problem)
             if self.should_stop_early():
@@ -131,9 +159,11 @@ class Trainer:
         order = epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch)[self.state.batch_in_epoch:]
         started = time.monotonic()
         try:
-            for batch in load_batches(train, order, self.device, cfg.num_workers):
+            batches = load_batches(train, order, self.device, cfg.num_workers)
+            for indices, batch in zip(order, batches, strict=True):
                 if not self.control.checkpoint(self._on_pause, self._on_resume):
                     return _CANCELLED
+                self.check_batch(indices, batch)
                 beta, losses = self.loss_schedule()
                 result = steps.train_step(self.model, self.optimizer, self.scheduler, batch, losses,
                                           beta, cfg.grad_clip_norm, loss_limit(self.state.recent_losses, cfg))
@@ -141,6 +171,8 @@ class Trainer:
                     return result.problem
                 self.state.add_step(result.losses, cfg.divergence_window)
                 self.emit_progress(result.losses)
+                if self.checkpoint_due() and not self.save_checkpoint():
+                    return None  # the run loop stops on checkpoint_failure
         finally:
             self.state.epoch_seconds += time.monotonic() - started
         return None
@@ -182,10 +214,41 @@ class Trainer:
         self.emit(render_preview(self.model, dataset, index, self.normalization, self.listening,
                                  self.state.epoch))
 
-    def save_checkpoint(self) -> None:
-        path = self.checkpoints.save(self.snapshot(clone=False))
+    def checkpoint_due(self) -> bool:
+        """Whether ``checkpoint_every_minutes`` passed since the last checkpoint."""
+        minutes = self.run_config.training.checkpoint_every_minutes
+        return minutes > 0 and time.monotonic() - self._checkpoint_clock >= 60 * minutes
+
+    def save_checkpoint(self) -> bool:
+        """Write a checkpoint of the current position; False (and ``checkpoint_failure``
+        set to the reason) when it could not be written."""
+        try:
+            path = self.checkpoints.save(self.snapshot(clone=False))
+        except TrainingError as exc:
+            log.error("%s", exc)
+            self.checkpoint_failure = str(exc)
+            return False
         self._saved_step, self._initial = self.state.step, None
+        self._checkpoint_clock = time.monotonic()
         self.emit(CheckpointSaved(path, self.state.epoch, self.state.step))
+        return True
+
+    def check_batch(self, indices: list[int], batch: torch.Tensor) -> None:
+        """Raise ``_BadClipError`` naming the first clip of ``batch`` ``[B, 2, M, T]`` that holds
+        NaN or infinity (a damaged cache entry): no learning rate can fix data."""
+        finite = torch.isfinite(batch).flatten(1).all(dim=1)
+        if bool(finite.all()):
+            return
+        row = int((~finite).nonzero()[0, 0])
+        train = self.datasets.train
+        file_index, clip_index = (int(v) for v in train.table[int(train.clip_ids[indices[row]])])
+        raise _BadClipError(file_index, clip_index)
+
+    def stop_on_bad_clip(self, bad: _BadClipError) -> TrainOutcome:
+        """Stop on bad data; the weights are those of the last good step (never updated
+        with the bad batch)."""
+        outcome = self.stop("bad_data")
+        return replace(outcome, message=str(bad), bad_clip=(bad.file_index, bad.clip_index))
 
     def rollback(self, reason: str) -> bool:
         """Back to the last good checkpoint (or the start) with a lower learning rate;
@@ -213,9 +276,13 @@ class Trainer:
         return TrainOutcome("diverged", self.state.epoch, self.state.step, message)
 
     def stop(self, status: Status) -> TrainOutcome:
-        """End of a run: a checkpoint of where it stopped (unless nothing changed since the last)."""
-        if self.state.step > 0 and self._saved_step != self.state.step:
+        """End of a run: a checkpoint of where it stopped (unless nothing changed since the
+        last, or checkpoints cannot be written)."""
+        if self.state.step > 0 and self._saved_step != self.state.step and self.checkpoint_failure is None:
             self.save_checkpoint()
+        if self.checkpoint_failure is not None:
+            return TrainOutcome("checkpoint_failed", self.state.epoch, self.state.step,
+                                self.checkpoint_failure)
         return TrainOutcome(status, self.state.epoch, self.state.step)
 
     def should_stop_early(self) -> bool:
