@@ -31,6 +31,8 @@ import platformdirs
 
 from distill.errors import DistillError
 from distill.fileio import write_atomically
+from distill.models.persistence import DOCUMENT_KEY
+from distill.models.safetensors_io import read_tensor_header
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,17 @@ def model_key(created: str, latent_dim: int, fallback: str = "") -> str:
     return hashlib.sha1(basis.encode()).hexdigest()[:10]
 
 
+def model_created(path: str | Path) -> str:
+    """The creation stamp a model file records, from its header alone ("" when it has none)."""
+    try:
+        document = json.loads(read_tensor_header(path).metadata.get(DOCUMENT_KEY, "{}"))
+    except (DistillError, ValueError) as exc:
+        log.warning("cannot read the creation stamp of %s (%s); its presets are keyed by its path",
+                    path, exc)
+        return ""
+    return str(document.get("created", "")) if isinstance(document, dict) else ""
+
+
 class PresetStore:
     """The presets of one model (not thread-safe: one owner, e.g. the GUI thread).
 
@@ -130,6 +143,21 @@ class PresetStore:
         self._presets: list[Preset] = []
         self._foreign: list[Any] = []  # entries kept in the file but not usable here
         self._load()
+
+    @classmethod
+    def for_model(cls, path: str | Path, latent_dim: int, *, created: str | None = None,
+                  folder: str | Path | None = None) -> PresetStore:
+        """The store of the model file ``path``: named after its stem, keyed by its identity.
+
+        ``created`` is the file's creation stamp (``LoadedModel.created``); None reads it
+        from the file's header (no weights are read). A file without one is keyed by its
+        resolved path instead.
+        """
+        path = Path(path)
+        if created is None:
+            created = model_created(path)
+        return cls(path.stem, model_key(created, latent_dim, fallback=str(path.resolve())), latent_dim,
+                   model_path=path, folder=folder)
 
     # ------------------------------------------------------------------ reading
     @property
