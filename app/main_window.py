@@ -28,8 +28,8 @@ from app.services.audio_controller import AudioController
 from app.services.resources import demo_dataset
 from app.services.settings import AppSettings
 from app.train.train_panel import TrainPanel
+from app.widgets.audio_menu import AudioMenu
 from distill.constants import MODEL_SUFFIX
-from distill.errors import DistillError
 from distill.training.config import TrainingConfig
 from distill.training.device import describe_device, select_device
 
@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("distill-studio")
         self.setAcceptDrops(True)
         self.settings = settings or AppSettings()
-        self.audio = audio or AudioController(self)
+        self.audio = audio or AudioController(self, settings=self.settings)
         self.dataset_panel = DatasetPanel(self.settings, self.audio, self, cache_dir=cache_dir)
         self.train_panel = TrainPanel(self.settings, self.audio, self, cache_dir=cache_dir,
                                       models_dir=models_dir, checkpoint_dir=checkpoint_dir)
@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         for menu, kind in ((self.recent_datasets_menu, "datasets"), (self.recent_models_menu, "models")):
             menu.aboutToShow.connect(lambda m=menu, k=kind: self._fill_recent(m, k))
+        self.audio_menu = AudioMenu(self.audio, self)
+        self.menuBar().addMenu(self.audio_menu)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", "F1", lambda: dialogs.show_shortcuts(self))
         self._action(help_menu, "Open the &log folder", None, self._open_log_folder)
@@ -123,7 +125,10 @@ class MainWindow(QMainWindow):
         tp.errorOccurred.connect(self.show_error)
         tp.busyChanged.connect(lambda _busy: self._update_tabs())
         tp.modelReady.connect(self.open_model)
+        self.explore_panel.modelOpened.connect(self._on_model_opened)
+        self.explore_panel.modelFailed.connect(self.show_error)
         self.audio.stateChanged.connect(self.audio_label.setText)
+        self.audio_menu.message.connect(self.show_message)
 
     def _restore(self) -> None:
         geometry, state = self.settings.geometry(), self.settings.window_state()
@@ -177,19 +182,19 @@ class MainWindow(QMainWindow):
             self.settings.set_value("app/last_model_folder", str(Path(path).parent))
             self.open_model(Path(path))
 
-    def open_model(self, path: Path) -> bool:
-        try:
-            self.explore_panel.open_model(Path(path))
-        except DistillError as exc:
-            self.show_error(str(exc))
-            return False
+    def open_model(self, path: Path) -> None:
+        """Open a model in Explore; it loads in a worker (``modelOpened`` when shown, errors in a box)."""
+        self.show_message(f"Opening {Path(path).name}…")
+        self.explore_panel.open_model(Path(path))
+
+    def _on_model_opened(self, path: Path) -> None:
+        self.show_message(f"Opened {Path(path).name}")
         self._model_path = Path(path)
         self.settings.add_recent("models", path)
         self.subject_label.setText(f"model: {Path(path).name}")
         self._update_tabs()
         self.tabs.setCurrentIndex(TAB_EXPLORE)
         self.modelOpened.emit(Path(path))
-        return True
 
     def save_model_dialog(self) -> None:
         if self._model_path is None:

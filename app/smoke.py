@@ -3,7 +3,8 @@
 Builds the real window (temporary settings, cache and model folders), loads the built-in
 demo dataset through the Dataset panel's worker, starts training from the Train panel,
 stops after the first optimiser step (the run saves its model, as Stop always does),
-opens the model in Explore, closes the window, prints ``ok`` and returns 0. Anything else
+opens the model in Explore (loaded in a worker) and waits for its real-time render thread to
+warm up, closes the window, prints ``ok`` and returns 0. Anything else
 prints what failed and returns 1. The packaging check runs it on the frozen app.
 """
 
@@ -70,6 +71,10 @@ def run_smoke_test(app: QApplication) -> int:
             loaded = load_model(model_path)
             print(f"model: {Path(model_path).name}, {loaded.model.num_parameters():,} parameters",
                   flush=True)
+            instrument = window.explore_panel.instrument
+            if not instrument.ready:  # the real-time render thread warms up after the model shows
+                wait_for(instrument.readyChanged, accept=bool)
+            print(f"instrument: ready, {instrument.renderer.latent_dim}-d latent", flush=True)
             window.close()
             window = None
         except Exception:

@@ -11,7 +11,8 @@ stamp to the DAC.
 Widgets call the move methods and listen to ``latentChanged(latent, source)`` to follow
 moves made elsewhere (a slider follows an XY drag; ``source`` lets the widget that made the
 move skip its own echo). While Record is on, every submitted state is kept, in order, for
-``distill.render.realtime.render_performance`` to render offline at export.
+``distill.render.realtime.render_performance`` to render offline at export. A render
+thread that fails (a broken model) is reported once through ``errored`` and stops playing.
 
 GUI thread only.
 """
@@ -24,12 +25,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from distill.render.realtime import ControlState, RealtimeLoop
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.services.audio_controller import AudioController
 from distill.latent.instrument import InstrumentState
-from distill.render import Renderer
+from distill.render import ControlState, RealtimeLoop, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class InstrumentController(QObject):
     modeChanged = Signal(str)
     recordingChanged = Signal(bool)
     statsChanged = Signal(object, object)  # (Telemetry, RealtimeStats | None)
+    errored = Signal(str)  # the render thread failed (a broken model); the message is for the user
 
     def __init__(self, audio: AudioController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +58,7 @@ class InstrumentController(QObject):
         self.state: InstrumentState | None = None
         self._loop: RealtimeLoop | None = None
         self._ready = False
+        self._error_shown = False
         self._playing = False
         self._mode = "stream"
         self._gain = 0.8
@@ -87,6 +89,7 @@ class InstrumentController(QObject):
             self._loop = None
         self._timer.stop()
         self._recording = None
+        self._error_shown = False
         self.renderer = None
         self.state = None
         self._set_ready(False)
@@ -101,20 +104,22 @@ class InstrumentController(QObject):
         return self._loop
 
     # ------------------------------------------------------------------ moves
-    def set_axis(self, index: int, value: float, source: str = "slider") -> None:
-        self._move(lambda s: s.set_axis(index, value), source)
+    # ``stamp`` (every move, play/stop, volume): the event's ``time.perf_counter()`` when it
+    # was taken elsewhere (a MIDI/OSC message's arrival on its thread); None stamps it now.
+    def set_axis(self, index: int, value: float, source: str = "slider", stamp: float | None = None) -> None:
+        self._move(lambda s: s.set_axis(index, value), source, stamp)
 
-    def set_controls(self, values, source: str = "sliders") -> None:
-        self._move(lambda s: s.set_controls(values), source)
+    def set_controls(self, values, source: str = "sliders", stamp: float | None = None) -> None:
+        self._move(lambda s: s.set_controls(values), source, stamp)
 
-    def set_xy(self, x: float, y: float, source: str = "xy") -> None:
-        self._move(lambda s: s.set_xy(x, y), source)
+    def set_xy(self, x: float, y: float, source: str = "xy", stamp: float | None = None) -> None:
+        self._move(lambda s: s.set_xy(x, y), source, stamp)
 
     def go_to_clip(self, clip: int, source: str = "map") -> None:
         self._move(lambda s: s.go_to_clip(clip), source)
 
-    def set_latent(self, latent, source: str = "latent") -> None:
-        self._move(lambda s: s.set_latent(latent), source)
+    def set_latent(self, latent, source: str = "latent", stamp: float | None = None) -> None:
+        self._move(lambda s: s.set_latent(latent), source, stamp)
 
     def reset_axis(self, index: int) -> None:
         self._move(lambda s: s.reset_axis(index), "reset")
@@ -129,12 +134,14 @@ class InstrumentController(QObject):
         if self.state is not None:
             self.state.set_morph_end(end, latent)
 
-    def set_morph(self, position: float, source: str = "morph") -> None:
+    def set_morph(self, position: float, source: str = "morph", stamp: float | None = None) -> None:
         if self.state is not None and self.state.has_morph:
-            self._move(lambda s: s.set_morph(position), source)
+            self._move(lambda s: s.set_morph(position), source, stamp)
 
-    def _move(self, change: Callable[[InstrumentState], torch.Tensor], source: str) -> None:
-        stamp = time.perf_counter()  # as close to the event as the GUI thread gets
+    def _move(self, change: Callable[[InstrumentState], torch.Tensor], source: str,
+              stamp: float | None = None) -> None:
+        if stamp is None:
+            stamp = time.perf_counter()  # as close to the event as the GUI thread gets
         if self.state is None:
             return
         latent = change(self.state)
@@ -154,17 +161,17 @@ class InstrumentController(QObject):
     def gain(self) -> float:
         return self._gain
 
-    def play(self) -> bool:
+    def play(self, stamp: float | None = None) -> bool:
         """Start the instrument; False (and nothing plays) without a model or an audio output."""
-        stamp = time.perf_counter()
+        stamp = time.perf_counter() if stamp is None else stamp
         if self.state is None or not self.audio.available:
             return False
         self._set_playing(True)
         self._submit(stamp)
         return True
 
-    def stop(self) -> None:
-        stamp = time.perf_counter()
+    def stop(self, stamp: float | None = None) -> None:
+        stamp = time.perf_counter() if stamp is None else stamp
         if self._playing:
             self._set_playing(False)
             self._submit(stamp, force=True)
@@ -185,8 +192,8 @@ class InstrumentController(QObject):
             self._submit(stamp)
             self.modeChanged.emit(mode)
 
-    def set_volume(self, gain: float) -> None:
-        stamp = time.perf_counter()
+    def set_volume(self, gain: float, stamp: float | None = None) -> None:
+        stamp = time.perf_counter() if stamp is None else stamp
         self._gain = float(min(1.0, max(0.0, gain)))
         self._submit(stamp)
 
@@ -233,7 +240,12 @@ class InstrumentController(QObject):
         loop = self._loop
         if loop is not None and not self._ready and loop.ready:
             self._set_ready(True)
-        self.statsChanged.emit(self.audio.engine.telemetry(), loop.stats() if loop is not None else None)
+        stats = loop.stats() if loop is not None else None
+        if stats is not None and stats.error and not self._error_shown:
+            self._error_shown = True
+            self._set_playing(False)
+            self.errored.emit(stats.error)
+        self.statsChanged.emit(self.audio.engine.telemetry(), stats)
 
     def _set_ready(self, ready: bool) -> None:
         if ready != self._ready:

@@ -17,8 +17,11 @@ user), anything else logged with its traceback and summarised.
 ``CallbackWorker`` wraps any core function of the shape ``fn(on_event, cancel)`` (the
 dataset build, training): each event is re-emitted as ``progress(object)``, the return
 value as ``finished(object)``. ``FileAnalysisWorker`` is a "latest request wins" thread:
-only the newest requested file is analysed, older requests are dropped; ``RenderWorker``
-renders latents the same way for the Explore panel.
+only the newest requested file is analysed, older requests are dropped (the only place a
+finished result may be dropped). ``ModelLoadWorker`` opens a model file and builds its
+renderer for the Explore panel. ``EncodeWorker`` (a dropped file -> a latent) and
+``ExportWorker`` (``run_export``) work on a private copy of the playing renderer
+(``app.workers.offline``): the real-time loop owns the original.
 """
 
 from app.workers.base import (
@@ -30,16 +33,21 @@ from app.workers.base import (
     live_workers,
 )
 from app.workers.dataset import DatasetWorker, FileAnalysisWorker
-from app.workers.render import Rendered, RenderWorker
+from app.workers.encode import Encoded, EncodeWorker
+from app.workers.export import ExportWorker
+from app.workers.model_load import ModelLoadWorker, OpenedModel
 from app.workers.training import TrainingWorker
 
 __all__ = [
     "CallbackWorker",
     "DatasetWorker",
+    "EncodeWorker",
+    "Encoded",
+    "ExportWorker",
     "FileAnalysisWorker",
     "LatestRequestWorker",
-    "RenderWorker",
-    "Rendered",
+    "ModelLoadWorker",
+    "OpenedModel",
     "TrainingWorker",
     "WorkerBase",
     "close_all",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app.main_window import TAB_DATASET, TAB_EXPLORE, TAB_TRAIN, MainWindow
@@ -81,28 +82,31 @@ def test_dropping_a_folder_loads_it_and_reports_broken_files(qtbot, make_window,
 def test_dropping_a_model_opens_it_in_explore(qtbot, make_window, tiny_model):
     window = make_window()
     assert not window.tabs.isTabEnabled(TAB_EXPLORE)
-    with qtbot.waitSignal(window.modelOpened):
+    with qtbot.waitSignal(window.modelOpened, timeout=30_000):
         drop(window, tiny_model)
     assert window.tabs.currentIndex() == TAB_EXPLORE
     assert window.explore_panel.summary_widget.title.text() == tiny_model.stem
     assert window.settings.recent("models") == [str(tiny_model.resolve())]
 
 
-def test_a_broken_model_file_is_reported_and_changes_nothing(make_window, tmp_path, monkeypatch):
+def test_a_broken_model_file_is_reported_and_changes_nothing(qtbot, make_window, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
     window = make_window()
     bogus = tmp_path / "truncated.distill"
     bogus.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
     drop(window, bogus)
+    assert window.explore_panel.is_loading  # in the worker: the window is not blocked
+    qtbot.waitUntil(lambda: len(shown) > 0, timeout=30_000)
     assert len(shown) == 1 and "truncated.distill" in shown[0]
     assert not window.tabs.isTabEnabled(TAB_EXPLORE)
     assert window.tabs.currentIndex() == TAB_DATASET
 
 
-def test_save_model_as_copies_the_open_model(make_window, tiny_model, tmp_path, monkeypatch):
+def test_save_model_as_copies_the_open_model(qtbot, make_window, tiny_model, tmp_path, monkeypatch):
     window = make_window()
-    window.open_model(tiny_model)
+    with qtbot.waitSignal(window.modelOpened, timeout=30_000):
+        window.open_model(tiny_model)
     target = tmp_path / "kept" / "my sound"
     target.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
@@ -160,3 +164,81 @@ def test_window_geometry_is_remembered(qtbot, make_window, tmp_path):
     window.close()
     again = make_window(AppSettings(tmp_path / "geometry.ini"))
     assert (again.width(), again.height()) == (701, 533)
+
+
+@pytest.mark.audio
+def test_space_plays_the_instrument_only_on_the_explore_tab(qtbot, jack_server, tmp_path):
+    from app.services.audio_controller import AudioController
+    from distill.audio.playback import PlaybackEngine
+    from tests.app.explore.conftest import READY_MS, SMALL_MODEL
+
+    engine = PlaybackEngine()
+    assert engine.start(rescan=True), engine.error
+    audio = AudioController(engine=engine)
+    window = MainWindow(settings=AppSettings(tmp_path / "settings.ini"), audio=audio,
+                        cache_dir=tmp_path / "cache", models_dir=tmp_path / "models",
+                        checkpoint_dir=tmp_path / "checkpoints", load_demo=False)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        with qtbot.waitSignal(window.modelOpened, timeout=READY_MS):
+            window.open_model(SMALL_MODEL)
+        instrument = window.explore_panel.instrument
+        qtbot.waitUntil(lambda: instrument.ready, timeout=READY_MS)
+        assert window.tabs.currentIndex() == TAB_EXPLORE
+        QTest.keyClick(window.explore_panel.sliders.sliders[0], Qt.Key.Key_Space)
+        assert instrument.playing
+        window.tabs.setCurrentIndex(TAB_DATASET)
+        QTest.keyClick(window.dataset_panel, Qt.Key.Key_Space)  # the Dataset panel's key there
+        assert instrument.playing
+        window.tabs.setCurrentIndex(TAB_EXPLORE)
+        QTest.keyClick(window.explore_panel.sliders.sliders[0], Qt.Key.Key_Space)
+        assert not instrument.playing
+    finally:
+        window.train_panel.shutdown()
+        window.dataset_panel.shutdown()
+        window.explore_panel.shutdown()
+        audio.close()
+
+
+def test_audio_menu_lists_the_default_and_reopens(qtbot, make_window):
+    window = make_window()
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles.index("&Audio") < titles.index("&Help")
+    menu = window.audio_menu
+    scan = menu.fill_devices()
+    texts = [a.text() for a in menu.device_menu.actions() if not a.isSeparator()]
+    assert texts[0] == "System default" and texts[-1] == "&Rescan devices"
+    assert [a.text() for a in menu.device_menu.actions() if a.isChecked()] == ["System default"]
+    assert texts[1:1 + len(scan.devices)] == [d.label for d in scan.devices]
+    menu.reopen_action.trigger()
+    assert window.audio_label.text() == window.audio.state != "audio: not started"
+
+
+@pytest.mark.audio
+def test_choosing_an_output_device_in_the_audio_menu(qtbot, jack_server, tmp_path):
+    from app.services.audio_controller import AudioController
+
+    settings = AppSettings(tmp_path / "settings.ini")
+    audio = AudioController(settings=settings)
+    window = MainWindow(settings=settings, audio=audio, cache_dir=tmp_path / "cache",
+                        models_dir=tmp_path / "models", checkpoint_dir=tmp_path / "checkpoints",
+                        load_demo=False)
+    qtbot.addWidget(window)
+    try:
+        menu = window.audio_menu
+        menu.rescan()
+        jack = next(a for a in menu.device_menu.actions() if a.text().startswith("system ("))
+        label = jack.text()
+        jack.trigger()
+        assert audio.available and settings.audio_device() == "system"
+        assert window.audio_label.text().startswith("audio: system, 48 kHz")
+        menu.fill_devices()  # as when the menu opens again
+        assert [a.text() for a in menu.device_menu.actions() if a.isChecked()] == [label]
+    finally:
+        window.train_panel.shutdown()
+        window.dataset_panel.shutdown()
+        window.explore_panel.shutdown()
+        audio.close()
