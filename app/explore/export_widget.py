@@ -60,6 +60,7 @@ class ExportWidget(QWidget):
         self._clock.setInterval(CLOCK_MS)
         self._clock.timeout.connect(self._tick)
         instrument.recordingChanged.connect(self._on_recording_changed)
+        instrument.takeRecorded.connect(self._keep)
         instrument.latentChanged.connect(self._on_latent)
         instrument.readyChanged.connect(lambda _ready: self._sync_enabled())
         self._sync_enabled()
@@ -89,7 +90,7 @@ class ExportWidget(QWidget):
         if on and not self.instrument.recording:
             self.instrument.start_recording()
         elif not on and self.instrument.recording:
-            self._keep(self.instrument.stop_recording())
+            self.instrument.stop_recording()  # the take arrives through takeRecorded
 
     def _on_recording_changed(self, recording: bool) -> None:
         # Also when the controller starts or stops a take by itself (its length limit).

@@ -48,6 +48,7 @@ class InstrumentController(QObject):
     playingChanged = Signal(bool)
     modeChanged = Signal(str)
     recordingChanged = Signal(bool)
+    takeRecorded = Signal(object)  # list[ControlState]: a take that ended (by Stop or by its length limit)
     statsChanged = Signal(object, object)  # (Telemetry, RealtimeStats | None)
     errored = Signal(str)  # the render thread failed (a broken model); the message is for the user
 
@@ -203,18 +204,27 @@ class InstrumentController(QObject):
         return self._recording is not None
 
     def start_recording(self) -> None:
-        """Keep every state from now on; the first is the current point (the take starts here)."""
+        """Keep every state from now on; the first is the current point (the take starts here).
+
+        Like a recorder that rolls the tape, Record starts the instrument when an output
+        exists. Without one, the take still records the moves as sounding (the export is
+        where it will be heard), so a take made on a machine without audio is never silent.
+        """
         if self.state is None:
             return
+        if not self._playing:
+            self.play()
         self._recording = [self._state_now(time.perf_counter(), playing=True)]
         self.recordingChanged.emit(True)
 
     def stop_recording(self) -> list[ControlState]:
-        """End the take; returns its states (empty when nothing was recording)."""
+        """End the take; returns its states (empty when nothing was recording) and emits
+        ``takeRecorded`` with them."""
         take, self._recording = self._recording or [], None
         if take:
+            take.append(self._state_now(time.perf_counter(), playing=self._recorded_playing()))  # the end
             self.recordingChanged.emit(False)
-            take.append(self._state_now(time.perf_counter(), playing=True))  # marks the end
+            self.takeRecorded.emit(take)
         return take
 
     # ------------------------------------------------------------------ internals
@@ -223,16 +233,19 @@ class InstrumentController(QObject):
         return ControlState(latent=self.state.latent, stamp=stamp, mode=self._mode, gain=self._gain,
                             playing=self._playing if playing is None else playing)
 
+    def _recorded_playing(self) -> bool:
+        # Stop pressed during a take is part of the performance; no output at all is not.
+        return self._playing or not self.audio.available
+
     def _submit(self, stamp: float, force: bool = False) -> None:
         if self.state is None:
             return
         state = self._state_now(stamp)
         if self._recording is not None:
+            self._recording.append(self._state_now(stamp, playing=self._recorded_playing()))
             if len(self._recording) >= MAX_RECORDED_STATES:
                 log.warning("recording stopped at %d control changes", MAX_RECORDED_STATES)
-                self.stop_recording()
-            else:
-                self._recording.append(state)
+                self.stop_recording()  # the take is kept: takeRecorded hands it on
         if self._loop is not None and (self._playing or force):
             self._loop.submit(state)
 

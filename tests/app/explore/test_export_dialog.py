@@ -123,3 +123,29 @@ def test_a_folder_that_does_not_exist_is_reported(qtbot, instrument, tmp_path):
     assert dialog.status.text().startswith("Export failed:")
     assert "does not exist" in dialog.status.text()
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_take_made_without_an_audio_output_is_not_silent(qtbot, instrument):
+    # No output device here: the take still records the moves as sounding.
+    assert not instrument.audio.available
+    widget = ExportWidget(instrument)
+    qtbot.addWidget(widget)
+    widget.record_button.click()
+    instrument.go_to_clip(1)
+    instrument.go_to_clip(6)
+    widget.record_button.click()
+    assert len(widget.take) == 4 and all(state.playing for state in widget.take)
+
+
+def test_a_take_that_reaches_the_length_limit_is_kept(qtbot, instrument, monkeypatch):
+    import app.services.instrument as instrument_module
+
+    monkeypatch.setattr(instrument_module, "MAX_RECORDED_STATES", 5)
+    widget = ExportWidget(instrument)
+    qtbot.addWidget(widget)
+    widget.record_button.click()
+    for clip in range(6):
+        instrument.go_to_clip(clip)
+    assert not instrument.recording and not widget.record_button.isChecked()
+    assert len(widget.take) == 6  # 5 states, then the end marker
+    assert "No take" not in widget.take_label.text()
