@@ -16,6 +16,7 @@ the latent analysis' axes (a random path without analysis). Reported:
     python benchmarks/realtime.py --model M.distill             # idle
     python benchmarks/realtime.py --model M.distill --train     # a Trainer runs in this process
     python benchmarks/realtime.py --train --train-threads 2 --json out.json
+    python benchmarks/realtime.py --osc-flood 10000 --model M.distill  # see benchmarks/osc_flood.py
 
 Without ``--model`` the newest ``*.distill`` in the user data folder is used, else a
 randomly initialised full-size ConvVAE (the same decode cost, noise for sound).
@@ -67,6 +68,7 @@ import numpy as np
 
 from distill.audio.playback import PlaybackEngine
 from distill.render import ControlState, RealtimeConfig, RealtimeLoop, Renderer
+from distill.threads import BACKGROUND_NICE, lower_thread_priority
 
 CHANGES_PER_SECOND = 20
 SEAM_RADIUS = 2
@@ -164,7 +166,7 @@ def longest_silence(audio: np.ndarray, threshold: float = 1e-4) -> int:
     return best
 
 
-def start_training(threads: int) -> tuple[threading.Thread, object]:
+def start_training(threads: int, nice: int) -> tuple[threading.Thread, object]:
     from distill.training.config import RunConfig, TrainingConfig
     from distill.training.events import TrainingControl
     from distill.training.run import train
@@ -174,6 +176,8 @@ def start_training(threads: int) -> tuple[threading.Thread, object]:
     setup = RunConfig(training=TrainingConfig(epochs=10_000, num_threads=threads, device="cpu"))
 
     def run() -> None:
+        if nice:
+            lower_thread_priority(nice)  # as the studio's training worker does
         try:
             train(Path(__file__).resolve().parents[1] / "resources" / "demo", root / "t.distill", setup,
                   explicit=("epochs", "num_threads", "device"), control=control, cache_dir=root / "cache",
@@ -203,7 +207,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     warm_s = time.perf_counter() - t0
     training = None
     if args.train:
-        training = start_training(args.train_threads)
+        training = start_training(args.train_threads, args.train_nice)
         time.sleep(args.train_warmup)  # past dataset caching, into the epochs
     tap = Tap(engine, args.seconds)
     n = int(args.seconds * CHANGES_PER_SECOND)
@@ -230,6 +234,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "switch_interval_ms": sys.getswitchinterval() * 1000,
         "margin_blocks": config.margin_blocks,
         "train_threads": args.train_threads if args.train else None,
+        "train_nice": args.train_nice if args.train else None,
         "warm_up_s": warm_s,
         "states": n,
         "latency_ms_p50": telemetry.latency_p50_ms,
@@ -273,13 +278,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--train", action="store_true", help="train on resources/demo in this process")
     parser.add_argument("--train-threads", type=int, default=1, help="training's torch threads (0 = all)")
+    parser.add_argument("--train-nice", type=int, default=BACKGROUND_NICE,
+                        help="training thread's nice value, as in the studio (0 = same priority as playing)")
     parser.add_argument("--train-warmup", type=float, default=8.0, help="training seconds before the sweep")
     parser.add_argument("--margin-blocks", type=float, help="RealtimeConfig.margin_blocks (default: its own)")
     parser.add_argument("--switch-interval-ms", type=float, help="override the GIL switch interval")
     parser.add_argument("--jack-name", help="JACK server name (default: distill-bench-PID)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--osc-flood", type=int, metavar="N",
+                        help="instead of the sweep: N OSC messages in one second into the studio's "
+                             "control surface while it plays (benchmarks/osc_flood.py)")
+    parser.add_argument("--flood-window", type=float, default=3.0,
+                        help="seconds measured quiet, then from the flood's start (with --osc-flood)")
     args = parser.parse_args()
-    row = with_jack(args.jack_name or f"distill-bench-{os.getpid()}", run_benchmark, args)
+    name = args.jack_name or f"distill-bench-{os.getpid()}"
+    if args.osc_flood:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app/ for the studio's path
+        from osc_flood import run_osc_flood
+
+        row = with_jack(name, run_osc_flood, args, find_model)
+    else:
+        row = with_jack(name, run_benchmark, args)
     width = max(len(k) for k in row)
     for key, value in row.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import torch
 
@@ -39,6 +40,34 @@ REALTIME_THREADS = 1
 def apply_realtime_policy() -> int:
     """Call on a real-time renderer thread: one clip at a time is fastest single-threaded."""
     return apply_thread_policy(REALTIME_THREADS)
+
+
+#: Niceness of background work (training) in a process that also plays: under contention
+#: the scheduler gives a nice-0 thread about 9x the CPU of a nice-10 one.
+BACKGROUND_NICE = 10
+
+
+def lower_thread_priority(nice: int = BACKGROUND_NICE) -> bool:
+    """Make the calling thread (and the OpenMP threads it starts afterwards) yield the CPU.
+
+    Call it first thing on a background thread (the studio's training thread), so the
+    real-time render thread and PortAudio's callback win when the cores are busy. Linux
+    keeps a nice value per thread, and threads inherit it from the thread that creates
+    them (torch's OpenMP pool of this thread included). A thread can raise its own nice
+    value without privileges, never lower it back: use it on threads that end. Returns
+    False where the platform has no per-thread priority (the call then does nothing).
+    """
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError as exc:
+        log.debug("could not lower this thread's priority: %s", exc)
+        return False
+    return True
 
 
 def apply_thread_policy(num_threads: int = 0) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from app.workers.base import WorkerBase
+from distill.threads import lower_thread_priority
 from distill.training.config import RunConfig
 from distill.training.events import TrainingCancelledError, TrainingControl
 
@@ -87,6 +88,9 @@ class TrainingWorker(WorkerBase):
     def _work(self) -> None:
         from distill.training.run import train  # torch-heavy: imported on the worker thread
 
+        # The instrument may be playing in this process: its render thread and the audio
+        # callback must win the cores (benchmarks/realtime.py --train measures it).
+        lower_thread_priority()
         try:
             path = train(self.source, self.output, self.setup, explicit=self.explicit,
                          on_event=self.progress.emit, control=self.control, cache_dir=self.cache_dir,
