@@ -83,12 +83,15 @@ def find_model(explicit: str | None) -> Path:
     found = sorted(root.glob("**/*.distill"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1]
+    from distill.audio.config import ComplexSpectrogramConfig
     from distill.audio.normalization import NormalizationStats
+    from distill.data.config import DataConfig
     from distill.models import ConvVAE, save_model
 
     path = Path(tempfile.mkdtemp()) / "random.distill"
     torch.manual_seed(0)
-    save_model(path, ConvVAE(), normalization=NormalizationStats(magnitude_scale=20.0))
+    save_model(path, ConvVAE(), spectrogram=ComplexSpectrogramConfig(), data=DataConfig(),
+               normalization=NormalizationStats(magnitude_scale=20.0))
     return path
 
 
