@@ -123,7 +123,8 @@ class LatentAnalysis:
             raise LatentFormatError(f"the model's latent analysis is incomplete (no {', '.join(missing)})")
         t = {n: extra_tensors[f"{METADATA_KEY}.{n}"].detach().cpu() for n in _TENSORS}
         try:
-            axes = tuple(AxisInfo.from_dict(a) for a in doc["axes"])
+            axes = _with_counts(tuple(AxisInfo.from_dict(a) for a in doc["axes"]), doc,
+                                int(t["clip_latents"].shape[0]), t["clip_files"])
             space = LatentSpace(t["mean"].float(), t["components"].float(), axes)
             analysis = cls(space=space, clip_latents=t["clip_latents"].float(),
                            clip_files=t["clip_files"].long(), clip_indices=t["clip_indices"].long(),
@@ -145,3 +146,15 @@ class LatentAnalysis:
                 f"files {list(self.clip_files.shape)}, indices {list(self.clip_indices.shape)}, D = {d})")
         if n and (int(self.clip_files.min()) < 0 or int(self.clip_files.max()) >= len(self.files)):
             raise LatentFormatError("the model's latent analysis is inconsistent (clip file out of range)")
+
+
+def _with_counts(axes: tuple[AxisInfo, ...], doc: Mapping[str, Any], num_clips: int,
+                 clip_files: torch.Tensor) -> tuple[AxisInfo, ...]:
+    """Axes stored before their counts were (``sweep_points`` 0) get them from the analysis
+    they belong to: its sweep length and the clips and files it encoded."""
+    if all(a.sweep_points for a in axes):
+        return axes
+    steps = int(LatentConfig.from_dict(doc["config"]).sweep_steps)
+    files = int(torch.unique(clip_files).numel())
+    return tuple(a if a.sweep_points else a.replace(sweep_points=steps, fitted_clips=num_clips,
+                                                   fitted_files=files) for a in axes)

@@ -101,6 +101,7 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
         num_axes = select_axes(pca, config.min_variance_ratio, config.max_axes)
         components = pca.components[:num_axes]
         coords = ((latents - pca.mean) @ components.T).numpy()  # [N, K], un-oriented
+        fitted = (latents.shape[0], int(torch.unique(files).numel()))  # clips, files
         axes: list[AxisInfo] = []
         for k in range(num_axes):
             if stop():
@@ -111,7 +112,7 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
             values = _features_of_latents(model, sweep, spectrogram, normalization, config)
             axis = _label_axis(k, values, (float(low), float(high)),
                                float(pca.explained_variance[k]), float(pca.variance_ratio[k]),
-                               [a.label for a in axes], config)
+                               [a.label for a in axes], config, fitted)
             axes.append(axis)
             emit(AxisMeasured(k, num_axes, axis))
     finally:
@@ -192,8 +193,10 @@ def _features_of_latents(model: ConvVAE, z: torch.Tensor, spectrogram: ComplexSp
 
 
 def _label_axis(index: int, values: dict[str, np.ndarray], value_range: tuple[float, float],
-                variance: float, variance_ratio: float, taken: list[str], config: LatentConfig) -> AxisInfo:
-    """Name, orient and describe one swept axis (see the module docstring for the rule)."""
+                variance: float, variance_ratio: float, taken: list[str], config: LatentConfig,
+                fitted: tuple[int, int]) -> AxisInfo:
+    """Name, orient and describe one swept axis (see the module docstring for the rule);
+    ``fitted`` = (clips, files) the axis was fitted on, stored with the claim."""
     steps = np.arange(config.sweep_steps)
     rhos = {name: spearman(steps, v) for name, v in values.items()}
     spans = {name: _span(v, feature(name).resolution) for name, v in values.items()}
@@ -217,7 +220,8 @@ def _label_axis(index: int, values: dict[str, np.ndarray], value_range: tuple[fl
                     correlation=None if name is None else abs(rhos[name]),
                     direction=direction, low=low, high=high, variance=variance,
                     variance_ratio=variance_ratio, span=0.0 if name is None else spans[name],
-                    correlations={n: direction * r for n, r in rhos.items()})
+                    correlations={n: direction * r for n, r in rhos.items()},
+                    sweep_points=int(steps.shape[0]), fitted_clips=fitted[0], fitted_files=fitted[1])
 
 
 def _span(values: np.ndarray, resolution: float) -> float:

@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 from distill.config_base import ConfigBase, check_range
 
+#: An axis fitted on fewer clips than this, or on clips of fewer files, is shown faded with
+#: "(few data)": its direction is fitted on too little to hold when files are added, however
+#: monotonic its sweep (a judgment, not a measurement: 30 clips from 6 files give rho = 1.00
+#: on every axis of a small model, which says more about the decoder than about the sounds).
+FEW_DATA_CLIPS = 50
+FEW_DATA_FILES = 10
+#: A correlation measured over fewer sweep points than this is shown faded too (rho = 1
+#: over 5 points comes from a random order once in 120 tries; over 8, once in 40,320).
+FEW_SWEEP_POINTS = 8
+
 
 @dataclass(frozen=True)
 class LatentConfig(ConfigBase):

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from distill.config_base import ConfigBase
+from distill.config_base import ConfigBase, check_range
+from distill.latent.config import FEW_DATA_CLIPS, FEW_DATA_FILES, FEW_SWEEP_POINTS
 from distill.latent.errors import AxisError
 
 #: Slider positions accepted from users: 0..1 spans the dataset, a little beyond extrapolates.
@@ -60,6 +61,12 @@ class AxisInfo(ConfigBase):
         (``Feature.resolution``; 0 for an unlabelled axis).
     correlations
         Every feature's rho along the oriented sweep.
+    sweep_points
+        Decoded points of the sweep the correlations were measured over.
+    fitted_clips, fitted_files
+        How many dataset clips, from how many files, the axis (PCA) was fitted on.
+        The three counts are 0 when unknown (an analysis stored before they were; the
+        loader fills them in from the analysis it belongs to).
     """
 
     label: str
@@ -72,6 +79,35 @@ class AxisInfo(ConfigBase):
     variance_ratio: float
     span: float = 0.0
     correlations: dict[str, float] = field(default_factory=dict)
+    sweep_points: int = 0
+    fitted_clips: int = 0
+    fitted_files: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("sweep_points", "fitted_clips", "fitted_files"):
+            check_range(type(self).__name__, name, getattr(self, name), 0, 2**31 - 1, integer=True)
+
+    @property
+    def few_data(self) -> bool:
+        """True when the claim rests on little: few clips or files fitted, or a short sweep
+        (``distill.latent.config.FEW_DATA_*``). Unknown counts count as few."""
+        return (self.fitted_clips < FEW_DATA_CLIPS or self.fitted_files < FEW_DATA_FILES
+                or self.sweep_points < FEW_SWEEP_POINTS)
+
+    def evidence(self) -> str:
+        """What the label's claim was measured over, in words: "ρ +1.00 over 11 sweep steps;
+        axis fitted on 30 clips from 6 files" (parts not known are left out)."""
+        if self.correlation is None:
+            claim = "no feature changes monotonically"
+        else:
+            claim = f"ρ {self.correlation:+.2f}"
+        if self.sweep_points:
+            claim += f" over {self.sweep_points} sweep steps"
+        if self.fitted_clips:
+            clips = "clip" if self.fitted_clips == 1 else "clips"
+            files = "file" if self.fitted_files == 1 else "files"
+            claim += f"; axis fitted on {self.fitted_clips} {clips} from {self.fitted_files} {files}"
+        return claim
 
 
 @dataclass(frozen=True, eq=False)

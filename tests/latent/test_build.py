@@ -104,3 +104,17 @@ def test_cancel_between_axes(brightness_model):
                         config=LatentConfig(min_variance_ratio=0.0, sweep_steps=5))
     assert sum(isinstance(e, AxisMeasured) for e in seen) == 1
     assert not brightness_model.model.training
+
+
+def test_each_axis_stores_what_its_claim_was_measured_over(brightness_model):
+    analysis, cache = brightness_model.analysis, brightness_model.cache
+    clips, files = sum(e.clips for e in cache.files), len(cache.files)
+    for axis in analysis.axes:
+        assert (axis.sweep_points, axis.fitted_clips, axis.fitted_files) == (
+            analysis.config.sweep_steps, clips, files)
+        assert f"over {analysis.config.sweep_steps} sweep steps; axis fitted on {clips} clips " \
+               f"from {files} files" in axis.evidence()
+    # The counts survive the model file's round trip.
+    tensors, metadata = analysis.to_model_extras()
+    again = type(analysis).from_model_extras(tensors, metadata)
+    assert again.axes == analysis.axes

@@ -101,3 +101,37 @@ def test_axis_names():
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match="do not match"):
         LatentSpace(torch.zeros(4), torch.zeros(2, 4), (axis("A", None),))
+
+
+def test_evidence_says_what_rho_was_measured_over_and_flags_few_data():
+    from distill.latent.config import FEW_DATA_CLIPS, FEW_DATA_FILES, FEW_SWEEP_POINTS
+
+    small = axis("Brightness", "centroid").replace(correlation=1.0, sweep_points=9, fitted_clips=30,
+                                                   fitted_files=6)
+    assert small.evidence() == "ρ +1.00 over 9 sweep steps; axis fitted on 30 clips from 6 files"
+    assert small.few_data
+    enough = small.replace(sweep_points=FEW_SWEEP_POINTS, fitted_clips=FEW_DATA_CLIPS,
+                           fitted_files=FEW_DATA_FILES)
+    assert not enough.few_data
+    for short in (enough.replace(sweep_points=FEW_SWEEP_POINTS - 1),
+                  enough.replace(fitted_clips=FEW_DATA_CLIPS - 1),
+                  enough.replace(fitted_files=FEW_DATA_FILES - 1)):
+        assert short.few_data
+    unknown = axis("Axis 3", None)  # counts never stored: no number made up, and faded
+    assert unknown.evidence() == "no feature changes monotonically" and unknown.few_data
+    with pytest.raises(ValueError, match="fitted_clips"):
+        small.replace(fitted_clips=-1)
+
+
+def test_an_analysis_stored_before_the_counts_gets_them_from_itself():
+    from distill.latent import LatentAnalysis
+    from distill.models import load_model
+    from tests.models.test_stored_model import MODEL_V1
+
+    loaded = load_model(MODEL_V1)
+    stored = loaded.extra_metadata["latent"]["axes"]
+    assert all("sweep_points" not in a for a in stored)  # the file predates them
+    analysis = LatentAnalysis.from_model_extras(loaded.extra_tensors, loaded.extra_metadata)
+    assert [(a.sweep_points, a.fitted_clips, a.fitted_files) for a in analysis.axes] == \
+        [(analysis.config.sweep_steps, analysis.num_clips, len(set(analysis.clip_files.tolist())))] * 3
+    assert analysis.axes[0].evidence().endswith("over 11 sweep steps; axis fitted on 92 clips from 4 files")
