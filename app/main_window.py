@@ -3,6 +3,9 @@
 Main thread only. The window owns the settings, the audio controller and the panels; it
 routes drops to the dataset panel, datasets to training, finished models to Explore, and
 makes sure closing never loses work (training is asked about, stopped, joined and saved).
+A second start reopens what was in use when the studio closed (the dataset or the model:
+``AppSettings.last_session``); when it is gone the Dataset tab's empty page says so and
+offers the recent datasets and the demo.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ TAB_DATASET, TAB_TRAIN, TAB_EXPLORE = range(3)
 
 class MainWindow(QMainWindow):
     """The studio. Settings, audio and folders may be given (tests, the smoke test);
-    otherwise the user's. ``load_demo`` None: load the demo dataset on the first start."""
+    otherwise the user's. ``load_demo`` None: load the demo dataset on the first start and
+    reopen the last session on later ones; True: the demo; False: open nothing."""
 
     modelOpened = Signal(object)  # Path
 
@@ -63,14 +67,15 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.explore_panel, "3  Explore")
         self.setCentralWidget(self.tabs)
         self._model_path: Path | None = None
+        self._reopening: tuple[str, Path] | None = None  # the last session, until it opens
         self._build_menus()
         self._build_status_bar()
         self._connect()
         self._restore()
         self._update_tabs()
         if load_demo is None:
-            load_demo = not self.settings.value("app/first_start_done", False)
-        if load_demo:
+            QTimer.singleShot(0, self._start_session)
+        elif load_demo:
             QTimer.singleShot(0, self.load_demo_dataset)
 
     # ------------------------------------------------------------------ building
@@ -120,6 +125,10 @@ class MainWindow(QMainWindow):
         dp.message.connect(self.show_message)
         dp.errorOccurred.connect(self.show_error)
         dp.datasetLoaded.connect(self._on_dataset_loaded)
+        dp.openRequested.connect(lambda path: self.load_paths([path]))
+        dp.demoRequested.connect(self.load_demo_dataset)
+        dp.errorOccurred.connect(self._forget_reopening)
+        self.explore_panel.modelFailed.connect(self._forget_reopening)
         dp.busyChanged.connect(lambda _busy: self._update_tabs())  # Train needs panel.cache
         tp.message.connect(self.show_message)
         tp.errorOccurred.connect(self.show_error)
@@ -138,6 +147,52 @@ class MainWindow(QMainWindow):
             self.resize(1280, 820)
         if state is not None:
             self.restoreState(state)
+
+    # ------------------------------------------------------------------ the last session
+    def _start_session(self) -> None:
+        if (self.dataset_panel.is_busy or self.dataset_panel.cache is not None
+                or self.explore_panel.is_loading or self.explore_panel.has_model):
+            return  # files named on the command line came first
+        if not self.settings.value("app/first_start_done", False):
+            self.load_demo_dataset()
+        else:
+            self.reopen_last_session()
+
+    def reopen_last_session(self) -> None:
+        """Reopen the dataset or model in use when the studio last closed (a dataset comes
+        from its cache). When it is gone, the empty page says so and offers the others."""
+        last = self.settings.last_session()
+        if last is None:
+            return
+        kind, path = last
+        if not path.exists():
+            notice = f"The {kind} open last time is gone: {path}"
+            log.info("last session not reopened: %s", notice)
+            self.tabs.setCurrentIndex(TAB_DATASET)
+            self.dataset_panel.show_empty(notice)
+            return
+        # Stored again once it opens: a file that fails to open is not retried at every start.
+        self.settings.clear_last_session()
+        self._reopening = last
+        log.info("reopening the last %s: %s", kind, path)
+        if kind == "dataset":
+            self.load_paths([path])
+        else:
+            self.open_model(path)
+
+    def _forget_reopening(self, _message: str = "") -> None:
+        self._reopening = None
+
+    def _remember_session(self) -> None:
+        """What is in use now, for the next start: the model on the Explore tab (or when no
+        dataset is loaded), else the dataset; a reopen still running is kept as it was."""
+        cache = self.dataset_panel.cache
+        if self._model_path is not None and (self.tabs.currentIndex() == TAB_EXPLORE or cache is None):
+            self.settings.set_last_session("model", self._model_path)
+        elif cache is not None:
+            self.settings.set_last_session("dataset", cache.report.folder)
+        elif self._reopening is not None:
+            self.settings.set_last_session(*self._reopening)
 
     # ------------------------------------------------------------------ datasets
     def open_dataset_dialog(self) -> None:
@@ -165,6 +220,8 @@ class MainWindow(QMainWindow):
     def _on_dataset_loaded(self, cache) -> None:
         folder = cache.report.folder
         self.settings.add_recent("datasets", folder)
+        self.settings.set_last_session("dataset", folder)
+        self._reopening = None
         summary = cache.report.summary
         log.info("dataset loaded: %s (%d files, %d clips, %d skipped)", folder, summary.ok,
                  summary.clips, summary.skipped)
@@ -191,6 +248,8 @@ class MainWindow(QMainWindow):
         self.show_message(f"Opened {Path(path).name}")
         self._model_path = Path(path)
         self.settings.add_recent("models", path)
+        self.settings.set_last_session("model", path)
+        self._reopening = None
         self.subject_label.setText(f"model: {Path(path).name}")
         self._update_tabs()
         self.tabs.setCurrentIndex(TAB_EXPLORE)
@@ -276,6 +335,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.shutdown()
         self.explore_panel.shutdown()
         self.audio.close()
+        self._remember_session()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()

@@ -6,6 +6,10 @@ own thread and its signals arrive here, on the GUI thread, through ``@Slot`` met
 ``FilePreviewWidget`` (its own analysis thread). Nothing here computes audio and no worker
 touches a widget.
 
+With nothing loaded, the empty page offers the recent datasets that still exist and the
+demo (``openRequested`` / ``demoRequested``: the window loads them), and says why the last
+session could not be reopened when the window tells it (``show_empty``).
+
 Keys: Space plays/stops the selected file, Escape stops. Loading while a load runs cancels
 the running build first (what it cached is kept) and starts the new one when it has stopped.
 """
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +37,7 @@ from PySide6.QtWidgets import (
 from app.dataset.file_preview_widget import FilePreviewWidget
 from app.dataset.file_table import FileTableModel, FileTableView
 from app.services.audio_controller import AudioController
+from app.services.resources import demo_dataset
 from app.services.settings import AppSettings
 from app.workers import DatasetWorker
 from distill.data import DatasetCache, FileEntry, FileProcessed, FileSkipped, ScanStarted
@@ -42,6 +48,8 @@ log = logging.getLogger(__name__)
 EMPTY_TEXT = ("Drop a folder of sounds here, or File > Open dataset folder…\n\n"
               "WAV, FLAC, OGG, MP3 or AIFF — 5 to 500 of your own recordings work best.")
 SPLITTER_KEY = "dataset/splitter"
+#: Recent datasets offered on the empty page.
+EMPTY_PAGE_RECENT = 5
 
 
 class DatasetPanel(QWidget):
@@ -68,9 +76,15 @@ class DatasetPanel(QWidget):
         Something for the status bar.
     errorOccurred(str)
         A load failed: the message for a dialog.
+    openRequested(object)
+        A recent dataset was chosen on the empty page: its ``Path``.
+    demoRequested()
+        "Load the demo dataset" was chosen on the empty page.
     """
 
     datasetLoaded = Signal(object)
+    openRequested = Signal(object)
+    demoRequested = Signal()
     busyChanged = Signal(bool)
     message = Signal(str)
     errorOccurred = Signal(str)
@@ -117,6 +131,33 @@ class DatasetPanel(QWidget):
             return
         self._start(paths)
 
+    def show_empty(self, notice: str = "") -> None:
+        """Show the empty page with the recent datasets as they are now; ``notice`` (e.g.
+        that the last dataset is gone) above them. Ignored while a load runs."""
+        if self._worker is not None:
+            return
+        demo = demo_dataset().resolve()
+        recent = [Path(p) for p in self._settings.recent("datasets") if Path(p) != demo]
+        for button in self.recent_buttons:
+            button.setParent(None)
+            button.deleteLater()
+        self.recent_buttons = []
+        for path in recent[:EMPTY_PAGE_RECENT]:
+            button = QToolButton(self.empty_page)
+            button.setText(f"{path.name}  —  {path.parent}")
+            button.setToolTip(f"Load {path} again (its cache makes this quick)")
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda _=False, p=path: self.openRequested.emit(p))
+            self._recent_layout.addWidget(button)
+            self.recent_buttons.append(button)
+        self.recent_title.setVisible(bool(recent))
+        self.notice_label.setText(notice)
+        self.notice_label.setVisible(bool(notice))
+        self.demo_button.setEnabled(demo.is_dir())
+        self.summary_label.setText("No dataset loaded")
+        self.summary_label.setToolTip("")
+        self.pages.setCurrentWidget(self.empty_page)
+
     @Slot()
     def cancel(self) -> None:
         """Stop the running build after the current file; what was cached stays cached."""
@@ -157,9 +198,7 @@ class DatasetPanel(QWidget):
         header.addWidget(self.progress)
         header.addWidget(self.cancel_button)
 
-        self.empty_label = QLabel(EMPTY_TEXT, self)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
+        self._build_empty_page()
         self.model = FileTableModel(self)
         self.table = FileTableView(self.model, self)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -172,7 +211,7 @@ class DatasetPanel(QWidget):
             sizes = [400, 600]  # proportions: the splitter scales them to its height
         self.splitter.setSizes(sizes)
         self.pages = QStackedWidget(self)
-        self.pages.addWidget(self.empty_label)
+        self.pages.addWidget(self.empty_page)
         self.pages.addWidget(self.splitter)
 
         layout = QVBoxLayout(self)
@@ -181,6 +220,40 @@ class DatasetPanel(QWidget):
         self.setFocusProxy(self.table)
         QWidget.setTabOrder(self.table, self.preview.play_button)
         QWidget.setTabOrder(self.preview.play_button, self.cancel_button)
+        self.show_empty()
+
+    def _build_empty_page(self) -> None:
+        self.empty_page = QWidget(self)
+        self.empty_label = QLabel(EMPTY_TEXT, self.empty_page)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.notice_label = QLabel("", self.empty_page)
+        self.notice_label.setProperty("role", "warning")
+        self.notice_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.notice_label.setWordWrap(True)
+        self.recent_title = QLabel("Recent datasets", self.empty_page)
+        self.recent_title.setProperty("role", "caption")
+        self.recent_buttons: list[QToolButton] = []
+        self._recent_layout = QVBoxLayout()
+        self._recent_layout.setSpacing(2)
+        self.demo_button = QPushButton("Load the demo dataset", self.empty_page)
+        self.demo_button.setToolTip("24 short sounds the studio brings along: bells, drums, noise, "
+                                    "plucks and tones")
+        self.demo_button.clicked.connect(lambda: self.demoRequested.emit())
+        column = QVBoxLayout()
+        column.addWidget(self.notice_label)
+        column.addWidget(self.empty_label)
+        column.addSpacing(16)
+        column.addWidget(self.recent_title)
+        column.addLayout(self._recent_layout)
+        column.addSpacing(12)
+        column.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignLeft)
+        row = QHBoxLayout(self.empty_page)
+        row.addStretch(1)
+        row.addLayout(column, 2)
+        row.addStretch(1)
+        column.insertStretch(0, 1)
+        column.addStretch(1)
 
     # ------------------------------------------------------------------ loading
     def _start(self, paths: list[Path]) -> None:

@@ -5,7 +5,8 @@ spans the positions ``LatentSpace.POSITION_LIMITS`` allows (0 and 1 are the data
 and high end, marked under the groove; a little beyond extrapolates); positions and values
 are converted by ``LatentSpace`` only. The first ``SHOWN_AXES`` rows are shown, "More axes"
 shows the rest. Double-click resets an axis to the dataset's mean (value 0); Reset all and
-Randomize (within the data's range) act on every axis.
+Randomize (within the data's range) act on every axis. A label whose axis was fitted on
+few data (``AxisInfo.few_data``) is greyed, and a caption says what it rests on.
 
 A moved slider calls ``InstrumentController.set_axis``; moves made elsewhere (the XY pad,
 a map click, a preset) arrive through ``latentChanged`` and are shown with the sliders'
@@ -138,6 +139,9 @@ class AxisSlidersWidget(QWidget):
         axes = space.axes if space is not None else ()
         for i, axis in enumerate(axes):
             label = QLabel(axis.label, self)
+            label.setProperty("fewData", axis.few_data)
+            if axis.few_data:
+                label.setStyleSheet(f"color: {PALETTE['muted']};")
             slider = AxisSlider(self)
             value = QLabel("", self)
             value.setMinimumWidth(value.fontMetrics().horizontalAdvance("+00.00"))
@@ -154,7 +158,8 @@ class AxisSlidersWidget(QWidget):
             self.sliders.append(slider)
             self.value_labels.append(value)
         hidden = max(0, len(axes) - SHOWN_AXES)
-        self.caption.setVisible(not axes)
+        self.caption.setText(_caption(axes))
+        self.caption.setVisible(bool(self.caption.text()))
         self.more_button.setVisible(hidden > 0)
         self.more_button.setText(f"More axes ({hidden})")
         self.more_button.setChecked(False)
@@ -203,10 +208,22 @@ class AxisSlidersWidget(QWidget):
         self.show_values(self.space.latent_to_controls(latent))
 
 
-def _slider_tip(axis) -> str:
-    if axis.correlation is None:
-        head = f"{axis.label}: no feature changes monotonically along this axis"
+def _caption(axes) -> str:
+    """Above the sliders: why there are none, or what greyed labels rest on ("" otherwise)."""
+    if not axes:
+        return "No axes: open a model with a latent analysis."
+    few = [a for a in axes if a.few_data]
+    if not few:
+        return ""
+    axis = few[0]  # the axes of one analysis share their counts
+    if not axis.fitted_clips:
+        rests = "how much was not recorded with this model"
     else:
-        head = f"{axis.label}: {axis.feature}, measured ρ = {axis.correlation:+.2f}"
-    return (f"{head}\nDrag to move; double-click resets to the dataset's mean. The marked part "
-            f"of the groove is the range the data covers.\n{_axis_tip(axis)}")
+        rests = (f"the axes were fitted on {axis.fitted_clips} clips from {axis.fitted_files} files, "
+                 f"each ρ measured over {axis.sweep_points} sweep steps")
+    return f"Grey labels rest on few data: {rests}. Read them as hints; hover a label for the details."
+
+
+def _slider_tip(axis) -> str:
+    return (f"{_axis_tip(axis)}\nDrag to move; double-click resets to the dataset's mean. The "
+            "marked part of the groove is the range the data covers.")

@@ -24,6 +24,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.explore.axis_sliders_widget import AxisSlidersWidget
+from app.explore.control_widget import ControlWidget
 from app.explore.export_widget import ExportWidget
 from app.explore.live_spectrogram_widget import LiveSpectrogramWidget
 from app.explore.map_widget import MapWidget
@@ -74,7 +75,9 @@ class ExplorePanel(QWidget):
         self.morph = MorphWidget(self.instrument, self)
         self.presets = PresetsWidget(self.instrument, parent=self)
         self.export = ExportWidget(self.instrument, self)
-        for tool, title in ((self.morph, "Morph"), (self.presets, "Presets"), (self.export, "Export")):
+        self.control = ControlWidget(self, settings=audio.settings)  # MIDI & OSC, learn menus
+        for tool, title in ((self.morph, "Morph"), (self.presets, "Presets"), (self.export, "Export"),
+                            (self.control, "Control")):
             self.add_tool(tool, title)
             tool.message.connect(self.status.setText)
         self.map_widget.clipClicked.connect(self.audition)
@@ -141,7 +144,7 @@ class ExplorePanel(QWidget):
         self.renderer, self.model_path = renderer, opened.path
         analysis = renderer.analysis
         self.summary_widget.show_model(opened.path, renderer.latent_dim, opened.history, analysis)
-        self.map_widget.show_analysis(analysis)
+        self.map_widget.show_analysis(analysis, MapWidget.clip_seconds_of(renderer))
         self.sliders.show_space(analysis.space if analysis is not None else None)
         config = renderer.spectrogram.config
         frames = round(RealtimeConfig().history_seconds * renderer.sample_rate / config.hop_length)
@@ -201,6 +204,7 @@ class ExplorePanel(QWidget):
         self._queued = None
         self.morph.shutdown()  # join encodings and a running export before the render thread
         self.export.shutdown()
+        self.control.shutdown()  # the OSC thread and the MIDI client
         if self._loader is not None:
             self._loader.close()
             self._loader = None

@@ -1,7 +1,10 @@
 """MapWidget: the XY pad — every training clip on the map of axes 1–2, and the instrument's cursor.
 
-Points are coloured by the file they came from (a legend names the files while the colours
-are distinct; hovering a point names its file and clip). A crosshair marks the instrument's
+Points are coloured by group (``colour_groups``): by sub-folder when the dataset has them (a
+folder per kind of sound is how people sort samples), else by file while there are colours
+enough, else by the files' name prefix ("kick_01", "kick_02"), else by runs of neighbouring
+files; the legend names what each colour stands for and how many files share it. Hovering a
+point names its file and where in the file the clip lies. A crosshair marks the instrument's
 current point and follows ``latentChanged`` from any control. With the left button,
 dragging anywhere on the plot moves the cursor and emits ``xyDragged(x, y)`` continuously
 (pan/zoom stay off while the cursor is dragged; the wheel zooms, "Fit" resets the view); a
@@ -11,6 +14,12 @@ within the range ``LatentSpace.POSITION_LIMITS`` allows. GUI thread only.
 """
 
 from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,6 +32,64 @@ from distill.latent.space import POSITION_LIMITS
 
 _FILE_COLORS = ("#e0a050", "#5fb3b3", "#c678dd", "#98c379", "#e06c75", "#61afef", "#d19a66", "#56b6c2")
 CLICK_HINT = "Drag anywhere to play axes 1–2; click a point to go to that sound."
+_PREFIX = re.compile(r"[^\W\d_]+")  # a name's leading letters: "kick" of "Kick_01.wav"
+
+
+@dataclass(frozen=True)
+class ColourGroups:
+    """Which colour each file gets and what the legend says about each colour.
+
+    Attributes
+    ----------
+    of_file
+        Colour index (into the palette) of each file, in the order of the files.
+    legend
+        One line per colour used, in colour order: what it stands for and, when it stands
+        for several files, how many.
+    by
+        What the colours follow: ``"folder"``, ``"file"``, ``"name"`` or ``"run"``.
+    """
+
+    of_file: tuple[int, ...]
+    legend: tuple[str, ...]
+    by: str
+
+
+def colour_groups(files: Sequence[str], colours: int = len(_FILE_COLORS)) -> ColourGroups:
+    """Colour the dataset's files (relative paths) so that a colour means one thing.
+
+    Sub-folders first (two or more top-level folders); else one colour per file when there
+    are ``colours`` files or fewer; else the name prefix when it splits the files into 2 to
+    ``colours`` groups; else runs of neighbouring files. Groups beyond ``colours`` share a
+    colour, and the legend line says so.
+    """
+    paths = [PurePosixPath(f) for f in files]
+    folders = [p.parts[0] if len(p.parts) > 1 else "" for p in paths]
+    if len(set(folders)) >= 2:
+        return _grouped(folders, colours, "folder", lambda key: f"{key}/" if key else "(top folder)")
+    if len(files) <= colours:
+        return ColourGroups(tuple(range(len(files))), tuple(p.name for p in paths), "file")
+    prefixes = [_PREFIX.match(p.stem) for p in paths]
+    keys = [m.group(0).casefold() if m else "" for m in prefixes]
+    if all(keys) and 2 <= len(set(keys)) <= colours:
+        return _grouped(keys, colours, "name", lambda key: f"{key}…")
+    run = math.ceil(len(files) / colours)
+    of_file = tuple(i // run for i in range(len(files)))
+    legend = tuple(f"{paths[lo].name} … {paths[min(lo + run, len(files)) - 1].name}"
+                   f" ({min(lo + run, len(files)) - lo} files)" for lo in range(0, len(files), run))
+    return ColourGroups(of_file, legend, "run")
+
+
+def _grouped(keys: list[str], colours: int, by: str, name) -> ColourGroups:
+    order = list(dict.fromkeys(keys))  # first appearance: the files' own order
+    of_file = tuple(order.index(k) % colours for k in keys)
+    legend = []
+    for c in range(min(colours, len(order))):
+        names = ", ".join(name(k) for k in order[c::colours])
+        count = of_file.count(c)
+        legend.append(names if count == 1 else f"{names} ({count} files)")
+    return ColourGroups(of_file, tuple(legend), by)
+
 
 
 class PadViewBox(pg.ViewBox):
@@ -73,6 +140,8 @@ class MapWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._analysis: LatentAnalysis | None = None
+        self._clip_seconds: tuple[float, float] | None = None
+        self.groups: ColourGroups | None = None
         self._limits: tuple[tuple[float, float], tuple[float, float]] | None = None
         self.view_box = PadViewBox()
         self.view_box.padMoved.connect(self._on_pad)
@@ -111,9 +180,16 @@ class MapWidget(QWidget):
         row.addWidget(self.fit_button)
         layout.addLayout(row)
 
-    def show_analysis(self, analysis: LatentAnalysis | None) -> None:
-        """Plot ``analysis``' map (None: a model without analysis — say there is no map)."""
+    def show_analysis(self, analysis: LatentAnalysis | None,
+                      clip_seconds: tuple[float, float] | None = None) -> None:
+        """Plot ``analysis``' map (None: a model without analysis — say there is no map).
+
+        ``clip_seconds`` = (seconds between clip starts, seconds per clip) of the model's
+        data: hover tips then say where in its file a clip lies.
+        """
         self._analysis = analysis
+        self._clip_seconds = clip_seconds
+        self.groups = None
         self.scatter.clear()
         self.legend.clear()
         self.now_playing.clear()
@@ -124,14 +200,14 @@ class MapWidget(QWidget):
                                      "stopped before it ran), so there is no map.")
             return
         points = analysis.map_points().numpy()
-        files = analysis.clip_files.numpy()
-        brushes = [pg.mkBrush(_FILE_COLORS[f % len(_FILE_COLORS)]) for f in files]
+        self.groups = colour_groups(analysis.files)
+        palette = [pg.mkBrush(c) for c in _FILE_COLORS]
+        brushes = [palette[self.groups.of_file[f]] for f in analysis.clip_files.tolist()]
         self.scatter.setData(x=points[:, 0], y=points[:, 1], brush=brushes,
                              pen=pg.mkPen(PALETTE["base"], width=0.5), data=np.arange(len(points)))
-        if len(analysis.files) <= len(_FILE_COLORS):  # beyond that colours repeat: hover names files
-            for f, name in enumerate(analysis.files):
-                sample = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(_FILE_COLORS[f]), pen=None)
-                self.legend.addItem(sample, name)
+        for c, text in enumerate(self.groups.legend):
+            sample = pg.ScatterPlotItem(size=8, brush=palette[c], pen=None)
+            self.legend.addItem(sample, text)
         axes = analysis.axes
         self._limits = tuple(_value_limits(a.low, a.high) for a in axes[:2]) if len(axes) > 1 else (
             _value_limits(axes[0].low, axes[0].high), (0.0, 0.0))
@@ -139,6 +215,14 @@ class MapWidget(QWidget):
         self.map_plot.setLabel("left", axes[1].label if len(axes) > 1 else "")
         self.map_caption.setText(CLICK_HINT)
         self.fit_view()
+
+    @staticmethod
+    def clip_seconds_of(renderer) -> tuple[float, float]:
+        """``show_analysis``' ``clip_seconds`` for a ``distill.render.Renderer``'s model: clips
+        start every ``clip_hop_frames`` frames of ``hop_length`` samples (as the cache cut them)."""
+        rate = renderer.sample_rate
+        hop = renderer.data.clip_hop_frames * renderer.spectrogram.config.hop_length
+        return hop / rate, renderer.clip_samples / rate
 
     def show_cursor(self, xy: tuple[float, float] | None) -> None:
         """Put the crosshair at map point ``xy`` (None hides it)."""
@@ -179,7 +263,10 @@ class MapWidget(QWidget):
         if self._analysis is None:
             return ""
         file, clip = self._analysis.clip_source(int(data))
-        return f"{file}\nclip {clip + 1}"
+        if self._clip_seconds is None:
+            return f"{file}\nclip {clip + 1}"
+        hop, length = self._clip_seconds
+        return f"{file}\n{_clock(clip * hop)} – {_clock(clip * hop + length)} (clip {clip + 1})"
 
     def _on_point_clicked(self, _item, points, _event=None) -> None:
         if len(points) and self._analysis is not None:
@@ -189,3 +276,11 @@ class MapWidget(QWidget):
 def _value_limits(low: float, high: float) -> tuple[float, float]:
     """The values an axis may take on the pad: its data range widened to ``POSITION_LIMITS``."""
     return low + POSITION_LIMITS[0] * (high - low), low + POSITION_LIMITS[1] * (high - low)
+
+
+def _clock(seconds: float) -> str:
+    """"0.50 s", or "2:05.3" past a minute."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"

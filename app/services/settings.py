@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 ORGANIZATION = "distill"
 APPLICATION = "distill-studio"
 MAX_RECENT = 8
+#: What the studio had open when it closed, reopened at the next start.
+LAST_SESSION_KEY = "session/last"
+SESSION_KINDS = ("dataset", "model")
 #: The range of a C int: what Qt's int arguments (sizes, spin box values) accept.
 QT_INT_MIN, QT_INT_MAX = -(2**31), 2**31 - 1
 
@@ -65,6 +68,27 @@ class AppSettings:
 
     def clear_recent(self, kind: str) -> None:
         self._qs.remove(f"recent/{kind}")
+
+    # last session ---------------------------------------------------------------
+    def last_session(self) -> tuple[str, Path] | None:
+        """``("dataset" | "model", path)`` in use when the studio last closed; None when
+        nothing was (or the stored value is malformed). The path may no longer exist."""
+        value = self.value(LAST_SESSION_KEY)
+        if (isinstance(value, dict) and value.get("kind") in SESSION_KINDS
+                and isinstance(value.get("path"), str) and value["path"].strip()):
+            return value["kind"], Path(value["path"])
+        if value is not None:
+            log.warning("settings: ignoring %s = %.200r (expected a kind and a path)",
+                        LAST_SESSION_KEY, value)
+        return None
+
+    def set_last_session(self, kind: str, path: str | Path) -> None:
+        if kind not in SESSION_KINDS:
+            raise ValueError(f"kind must be one of {SESSION_KINDS}, got {kind!r}")
+        self.set_value(LAST_SESSION_KEY, {"kind": kind, "path": str(Path(path).resolve())})
+
+    def clear_last_session(self) -> None:
+        self._qs.remove(LAST_SESSION_KEY)
 
     # audio output ---------------------------------------------------------------
     def audio_device(self) -> str | None:

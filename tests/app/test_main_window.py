@@ -1,7 +1,9 @@
-"""The main window: first start, drops, models, closing mid-training, remembered state."""
+"""The main window: first start, drops, models, closing mid-training, remembered state, and a
+second start reopening what was in use (or offering the recent datasets and the demo)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,7 @@ def test_first_start_loads_the_demo_dataset(qtbot, make_window, tmp_path):
     assert len(cache.files) == 24 and not cache.report.summary.skipped
     assert window.tabs.isTabEnabled(TAB_TRAIN)
     assert "demo" in window.subject_label.text()
+    settings.clear_last_session()  # a later start with nothing to reopen opens nothing
     again = make_window(settings, load_demo=None)
     qtbot.wait(200)
     assert again.dataset_panel.cache is None and not again.dataset_panel.is_busy
@@ -242,3 +245,96 @@ def test_choosing_an_output_device_in_the_audio_menu(qtbot, jack_server, tmp_pat
         window.dataset_panel.shutdown()
         window.explore_panel.shutdown()
         audio.close()
+
+
+# ---------------------------------------------------------------------- the last session
+def returning(tmp_path, name: str = "settings.ini") -> AppSettings:
+    settings = AppSettings(tmp_path / name)
+    settings.set_value("app/first_start_done", True)
+    return settings
+
+
+def test_a_second_start_reopens_the_last_dataset_from_its_cache(qtbot, make_window, sound_folder,
+                                                                tmp_path):
+    first = make_window(returning(tmp_path))
+    with qtbot.waitSignal(first.dataset_panel.datasetLoaded, timeout=60_000) as loaded:
+        first.load_paths([sound_folder])
+    first_cache = loaded.args[0]
+    assert first.close()
+    second = make_window(AppSettings(tmp_path / "settings.ini"), load_demo=None)
+    with qtbot.waitSignal(second.dataset_panel.datasetLoaded, timeout=60_000) as reloaded:
+        pass
+    cache = reloaded.args[0]
+    assert cache.report.folder.resolve() == sound_folder.resolve()
+    assert [e.relpath for e in cache.files] == [e.relpath for e in first_cache.files]
+    panel = second.dataset_panel
+    assert panel.pages.currentWidget() is panel.splitter
+    assert panel.summary_label.text().startswith("sounds — ")
+    assert "dataset: sounds" in second.subject_label.text()
+
+
+def test_a_second_start_reopens_the_model_in_use(qtbot, make_window, sound_folder, tiny_model, tmp_path):
+    first = make_window(returning(tmp_path))
+    with qtbot.waitSignal(first.dataset_panel.datasetLoaded, timeout=60_000):
+        first.load_paths([sound_folder])
+    with qtbot.waitSignal(first.modelOpened, timeout=30_000):
+        first.open_model(tiny_model)
+    assert first.tabs.currentIndex() == TAB_EXPLORE  # the model is what was in use
+    assert first.close()
+    second = make_window(AppSettings(tmp_path / "settings.ini"), load_demo=None)
+    with qtbot.waitSignal(second.modelOpened, timeout=30_000) as opened:
+        pass
+    assert opened.args[0].resolve() == tiny_model.resolve()
+    assert second.tabs.currentIndex() == TAB_EXPLORE
+    assert second.dataset_panel.cache is None and not second.dataset_panel.is_busy
+    # Back on the Dataset tab with a dataset loaded, the dataset is what was in use.
+    with qtbot.waitSignal(second.dataset_panel.datasetLoaded, timeout=60_000):
+        second.load_paths([sound_folder])
+    second.tabs.setCurrentIndex(TAB_DATASET)
+    assert second.close()
+    assert AppSettings(tmp_path / "settings.ini").last_session() == ("dataset", sound_folder.resolve())
+
+
+def test_when_the_last_dataset_is_gone_the_empty_page_offers_recent_ones_and_the_demo(
+        qtbot, make_window, sound_folder, many_sounds, tmp_path):
+    settings = returning(tmp_path)
+    gone = tmp_path / "moved away"
+    shutil.copytree(many_sounds, gone)
+    settings.add_recent("datasets", sound_folder)
+    settings.add_recent("datasets", gone)
+    settings.set_last_session("dataset", gone)
+    shutil.rmtree(gone)
+    window = make_window(settings, load_demo=None)
+    panel = window.dataset_panel
+    qtbot.waitUntil(lambda: panel.notice_label.text() != "", timeout=5_000)
+    assert str(gone.resolve()) in panel.notice_label.text() and "gone" in panel.notice_label.text()
+    assert not panel.is_busy and panel.pages.currentWidget() is panel.empty_page
+    assert panel.summary_label.text() == "No dataset loaded"
+    assert [b.text().split("  —  ")[0] for b in panel.recent_buttons] == ["sounds"]  # the gone one left out
+    assert panel.demo_button.isEnabled()
+    with qtbot.waitSignal(panel.datasetLoaded, timeout=60_000) as loaded:
+        panel.recent_buttons[0].click()
+    assert loaded.args[0].report.folder.resolve() == sound_folder.resolve()
+    # The gone dataset stays remembered until something else is in use (a drive may come back).
+    assert window.settings.last_session() == ("dataset", sound_folder.resolve())
+
+
+def test_the_empty_page_loads_the_demo(qtbot, make_window, tmp_path):
+    window = make_window(returning(tmp_path))
+    panel = window.dataset_panel
+    assert panel.pages.currentWidget() is panel.empty_page and panel.recent_title.isHidden()
+    with qtbot.waitSignal(panel.datasetLoaded, timeout=120_000) as loaded:
+        panel.demo_button.click()
+    assert len(loaded.args[0].files) == 24 and "demo" in window.subject_label.text()
+
+
+def test_files_named_at_start_win_over_the_last_session(qtbot, make_window, sound_folder, many_sounds,
+                                                        tmp_path):
+    settings = returning(tmp_path)
+    settings.set_last_session("dataset", many_sounds)
+    window = make_window(settings, load_demo=None)
+    with qtbot.waitSignal(window.dataset_panel.datasetLoaded, timeout=60_000) as loaded:
+        window.load_paths([sound_folder])  # what ``distill-studio DATASET`` does before the loop runs
+    qtbot.wait(200)
+    assert loaded.args[0].report.folder.resolve() == sound_folder.resolve()
+    assert not window.dataset_panel.is_busy

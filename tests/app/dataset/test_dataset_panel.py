@@ -60,10 +60,27 @@ def shown(panel: DatasetPanel) -> dict[str, tuple[str, ...]]:
     return rows
 
 
-def test_starts_empty_with_a_hint(panel):
-    assert panel.pages.currentWidget() is panel.empty_label
+def test_starts_empty_with_a_hint_and_the_demo(panel):
+    assert panel.pages.currentWidget() is panel.empty_page
     assert "Drop a folder of sounds here" in panel.empty_label.text()
     assert panel.cache is None and not panel.is_busy
+    assert panel.recent_title.isHidden() and not panel.recent_buttons and panel.notice_label.isHidden()
+    assert panel.demo_button.isEnabled()
+
+
+def test_the_empty_page_lists_recent_datasets_that_still_exist(qtbot, panel, settings, sound_folder,
+                                                               tmp_path):
+    settings.add_recent("datasets", tmp_path / "deleted long ago")
+    settings.add_recent("datasets", sound_folder)
+    panel.show_empty("The dataset open last time is gone: /nowhere")
+    assert [b.toolTip() for b in panel.recent_buttons] == [
+        f"Load {sound_folder.resolve()} again (its cache makes this quick)"]
+    assert not panel.notice_label.isHidden() and "/nowhere" in panel.notice_label.text()
+    with qtbot.waitSignal(panel.openRequested) as chosen:
+        panel.recent_buttons[0].click()
+    assert chosen.args == [sound_folder.resolve()]
+    with qtbot.waitSignal(panel.demoRequested):
+        panel.demo_button.click()
 
 
 def test_loads_good_and_broken_files(qtbot, panel, sound_folder):

@@ -126,10 +126,11 @@ def test_without_a_device_play_is_disabled_and_says_why(qtbot, open_panel):
 def test_tools_take_pages(panel):
     from PySide6.QtWidgets import QLabel
 
-    assert [panel.tools.tabText(i) for i in range(panel.tools.count())] == ["Morph", "Presets", "Export"]
+    assert [panel.tools.tabText(i) for i in range(panel.tools.count())] == ["Morph", "Presets", "Export",
+                                                                            "Control"]
     page = QLabel("extra")
-    assert panel.add_tool(page, "Extra") == 3
-    assert panel.tools.widget(3) is page and panel.tools.tabText(3) == "Extra"
+    assert panel.add_tool(page, "Extra") == 4
+    assert panel.tools.widget(4) is page and panel.tools.tabText(4) == "Extra"
 
 
 @pytest.mark.audio

@@ -63,6 +63,23 @@ def test_typed_readers_clamp(tmp_path):
     assert settings.value("big") == QT_INT_MAX  # the largest a Qt int takes is kept
 
 
+@pytest.mark.parametrize("value", [["model", "/x.distill"], {"kind": "sketch", "path": "/x"},
+                                   {"kind": "model", "path": 7}, {"kind": "dataset", "path": "  "}, "x"])
+def test_a_malformed_last_session_is_ignored(tmp_path, caplog, value):
+    write_raw(tmp_path / "s.ini", {"session/last": value})
+    with caplog.at_level(logging.WARNING, logger="app.services.settings"):
+        assert AppSettings(tmp_path / "s.ini").last_session() is None
+    assert "session/last" in caplog.text
+
+
+def test_the_last_session_round_trips(tmp_path):
+    settings = AppSettings(tmp_path / "s.ini")
+    settings.set_last_session("model", tmp_path / "a.distill")
+    assert AppSettings(tmp_path / "s.ini").last_session() == ("model", (tmp_path / "a.distill").resolve())
+    with pytest.raises(ValueError, match="kind"):
+        settings.set_last_session("sketch", tmp_path)
+
+
 def test_the_window_starts_with_hostile_settings(qtbot, tmp_path, silent_audio, caplog):
     """Each of these values made every launch fail with OverflowError until the file was deleted."""
     path = tmp_path / "settings.ini"
