@@ -149,10 +149,12 @@ class ComplexSpectrogram(nn.Module):
            band becomes a peak again.
         3. THEN the square root: energies, not amplitudes, are interpolated and moved.
         """
-        energy = _mel_energy(spec)
-        log_density = torch.log((energy / self.band_area[:, None]).clamp_min(1e-30))
-        power = torch.exp(torch.matmul(log_density.transpose(-1, -2), self.synthesis.t()))
+        power = torch.exp(torch.matmul(self._log_density(spec).transpose(-1, -2), self.synthesis.t()))
         return self._reassign(power, freq).clamp_min(1e-30).sqrt()
+
+    def _log_density(self, spec: torch.Tensor) -> torch.Tensor:
+        """``[B, M, T]``: log of each band's energy per bin (energy / filter area)."""
+        return torch.log((_mel_energy(spec) / self.band_area[:, None]).clamp_min(1e-30))
 
     def _reassign(self, power: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
         """Move ``power[b, t, k]`` to the bin position ``freq / bin_width``.
@@ -200,15 +202,16 @@ class ComplexSpectrogram(nn.Module):
             # One frame has no phase advance to integrate: hold it for two, keep the start.
             spec = torch.cat([spec, spec], dim=-1)
         freq = self._frequency_frames(spec)
-        magnitude = self._magnitude_frames(spec, freq)
         if phase == "locked":
             from distill.audio.phase import locked_phase
 
+            magnitude = self._magnitude_frames(spec, freq)
             angle = locked_phase(magnitude, freq, self.config.hop_length, self.sample_rate)
             return self._istft(torch.polar(magnitude, angle), length)
         if phase == "pghi":
             from distill.audio.pghi import pghi_phase
 
+            magnitude = self._listening_magnitude(spec, freq)
             angle = pghi_phase(magnitude, freq, self.config, self.sample_rate, seed)
             # Project at the frames' own length (its STFT must have the same frames), then fit.
             natural = self.num_samples(spec.shape[-1])
@@ -218,6 +221,17 @@ class ComplexSpectrogram(nn.Module):
                 return wave[..., :length]
             return torch.nn.functional.pad(wave, (0, length - natural))
         raise ValueError(f"unknown phase method {phase!r} (use 'locked' or 'pghi')")
+
+    def _listening_magnitude(self, spec: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
+        """``_magnitude_frames`` for the non-differentiable path: the same values from one
+        numba pass (``distill.audio.reassign``), unless a gradient is wanted."""
+        if torch.is_grad_enabled() and spec.requires_grad:
+            return self._magnitude_frames(spec, freq)
+        from distill.audio.reassign import magnitude_frames
+
+        magnitude = magnitude_frames(self._log_density(spec), freq, self.config, self.sample_rate,
+                                     workers=torch.get_num_threads())
+        return magnitude.to(device=spec.device, dtype=spec.dtype)
 
     def project_magnitude(self, wave: torch.Tensor, magnitude: torch.Tensor,
                           length: int) -> torch.Tensor:
@@ -258,9 +272,20 @@ class ComplexSpectrogram(nn.Module):
         return wave.unsqueeze(1)
 
 
+def relative_energy(magnitude: torch.Tensor) -> torch.Tensor:
+    """Channel-0 values (any shape) -> mel energy in units of ``MAG_FLOOR``, kept finite.
+
+    Everything that mixes or inverts decoded spectrograms goes through this one function:
+    an untrained or early-stopped decoder can output magnitudes in the hundreds, whose
+    ``expm1`` overflows float32 (above ~88) and turns every mixture that touches it into
+    inf/NaN — silence at the output. ``MAG_CEILING`` keeps it finite.
+    """
+    return torch.expm1(magnitude.clamp(0.0, MAG_CEILING))
+
+
 def _mel_energy(spec: torch.Tensor) -> torch.Tensor:
     """Channel 0 of ``[B, 2, M, T]`` back to mel energy ``[B, M, T]`` (kept finite)."""
-    return torch.expm1(spec[:, 0].clamp(0.0, MAG_CEILING)) * MAG_FLOOR
+    return relative_energy(spec[:, 0]) * MAG_FLOOR
 
 
 def _princarg(x: torch.Tensor) -> torch.Tensor:

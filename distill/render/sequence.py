@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from distill.audio.spectrogram import ComplexSpectrogram
+from distill.audio.spectrogram import ComplexSpectrogram, relative_energy
 
 #: Frames of context each chunk gets beyond its core on either side.
 CHUNK_MARGIN_FRAMES = 16
@@ -75,7 +75,7 @@ def join_clips(specs: torch.Tensor, hop_frames: int, num_frames: int | None = No
         raise ValueError(f"{n} clips every {hop_frames} frames cover {total} frames, not {num_frames}")
     weights = clip_weights(n, clip_frames, hop_frames).to(specs)
     # Relative energies: channel 0 is log1p(E / floor), so the floor cancels in every ratio.
-    energy = torch.expm1(specs[:, 0].clamp_min(0.0)) * weights[:, None, :]  # [N, M, F]
+    energy = relative_energy(specs[:, 0]) * weights[:, None, :]  # [N, M, F]
     mixed_energy = specs.new_zeros(n_mels, total)
     mixed_if = specs.new_zeros(n_mels, total)
     weight_sum = specs.new_zeros(total)
@@ -145,7 +145,7 @@ def synthesize(spec: torch.Tensor, spectrogram: ComplexSpectrogram, length: int,
 def _quiet_joins(spec: torch.Tensor, chunk_frames: int) -> list[int]:
     """Chunk boundaries: each at the quietest frame of the last quarter of its chunk."""
     n_frames = spec.shape[-1]
-    energy = torch.expm1(spec[0, 0].clamp_min(0.0)).sum(dim=0)  # [T] relative frame energy
+    energy = relative_energy(spec[0, 0]).sum(dim=0)  # [T] relative frame energy
     joins, start = [], 0
     while n_frames - start > chunk_frames + CHUNK_MARGIN_FRAMES:
         lo, hi = start + chunk_frames - chunk_frames // 4, start + chunk_frames

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from distill.audio.pghi import PghiState, pghi_continue
-from distill.audio.spectrogram import ComplexSpectrogram
+from distill.audio.spectrogram import ComplexSpectrogram, relative_energy
 from distill.render.sequence import clip_weights, crossfade_hop
 
 #: Most cycles mixed at once while crossfades overlap (the quietest one leaves first).
@@ -74,7 +74,7 @@ def clip_cycle(clip: torch.Tensor, mode: str, loop_join_frames: int) -> Cycle:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     clip = clip.detach().float().cpu()
     n_frames = clip.shape[-1]
-    energy = torch.expm1(clip[0].clamp_min(0.0))  # relative: log1p(E / floor) -> E / floor
+    energy = relative_energy(clip[0])  # log1p(E / floor) -> E / floor, finite
     weighted = energy * clip[1].clamp(-1.0, 1.0)
     if mode == "stream" and n_frames >= 2:
         hop = crossfade_hop(n_frames, 0.5)

@@ -257,3 +257,22 @@ def test_a_recorded_sweep_never_falls_silent_and_splices_do_not_click(renderer, 
     assert len(points) > 10
     at_splices, elsewhere = seam_jumps(body, points)
     assert at_splices <= 1.1 * elsewhere
+
+
+def test_a_decoder_that_overshoots_still_sounds(renderer):
+    # An early-stopped decoder can output magnitudes in the hundreds: expm1 of them
+    # overflows float32. The stream and the clip join keep them finite (MAG_CEILING), as
+    # the offline inverse does, instead of turning the output into NaN and silence.
+    from distill.render.performance import make_synthesizer
+    from distill.render.sequence import join_clips
+
+    clip = renderer.decode(latents(renderer, 1)[0])[0]
+    clip[0] = clip[0] * 0 + 200.0  # far above float32's expm1 range
+    cycle = clip_cycle(clip, "stream", 4)
+    assert np.isfinite(cycle.energy).all() and np.isfinite(cycle.weighted_if).all()
+    synth = make_synthesizer(renderer, RealtimeConfig())
+    state = synth.with_control(synth.initial_state(), cycle, 1.0)
+    out = synth.render(state, 40).samples
+    assert np.isfinite(out).all() and np.abs(out).max() > 1e-3
+    joined = join_clips(torch.stack([clip, clip]), 4)
+    assert torch.isfinite(joined).all()
