@@ -17,6 +17,9 @@ from tests.app.conftest import Recorder
 from tests.conftest import write_audio
 
 TIMEOUT_MS = 20_000
+#: A cache build on a fresh checkout also compiles librosa's numba kernels (resampling the
+#: 44.1 kHz file) for the first time: tens of seconds on a busy 2-core machine.
+BUILD_TIMEOUT_MS = 180_000
 
 
 def test_callback_worker_re_emits_events_then_the_result(qtbot):
@@ -144,7 +147,7 @@ def test_dataset_worker_builds_a_folder(qtbot, audio_folder, tmp_path):
     worker = DatasetWorker([audio_folder], cache_dir=tmp_path / "cache")
     events = Recorder()
     worker.progress.connect(events.add)
-    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as blocker:
+    with qtbot.waitSignal(worker.finished, timeout=BUILD_TIMEOUT_MS) as blocker:
         worker.start()
     worker.wait()
     cache = blocker.args[0]
