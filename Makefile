@@ -15,7 +15,7 @@ SYSTEM_PACKAGES := libportaudio2 xvfb xauth xdotool imagemagick jackd2 \
                    libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0 \
                    libxcb-render-util0 libdbus-1-3 libfontconfig1 libgl1
 
-.PHONY: run test lint system-deps bench demo clean bundle bundle-test
+.PHONY: run test lint system-deps bench demo clean bundle bundle-test screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bundle: system-deps $(VENV)/.run-installed
 
 bundle-test: $(VENV)/.run-installed
 	$(BIN)/python packaging/smoke_test.py dist/distill-studio
+
+# docs/screenshots/*.png for the README: the real studio under Xvfb, temporary user folders,
+# its own JACK server (packaging/screenshots.py). About 2 minutes on 2 cores.
+screenshots: system-deps $(VENV)/.run-installed
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python packaging/screenshots.py docs/screenshots
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
