@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.explore.axis_sliders_widget import AxisSlidersWidget
 from app.explore.control_widget import ControlWidget
@@ -112,8 +112,21 @@ class ExplorePanel(QWidget):
         layout.addWidget(self.transport)
 
     def add_tool(self, widget: QWidget, title: str) -> int:
-        """Add a tool page (Morph, Presets, Export…) to the right column; returns its tab index."""
-        return self.tools.addTab(widget, title)
+        """Add a tool page (Morph, Presets, Export…) to the right column; returns its tab index.
+
+        The page scrolls inside its tab, so a wide tool never makes the window wider than
+        a laptop screen (``tool_page`` gives the tool back).
+        """
+        scroll = QScrollArea(self.tools)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        return self.tools.addTab(scroll, title)
+
+    def tool_page(self, index: int) -> QWidget:
+        """The tool widget of tab ``index`` (inside its scroll area)."""
+        page = self.tools.widget(index)
+        return page.widget() if isinstance(page, QScrollArea) else page
 
     @property
     def has_model(self) -> bool:

@@ -9,8 +9,10 @@ current point and follows ``latentChanged`` from any control. With the left butt
 dragging anywhere on the plot moves the cursor and emits ``xyDragged(x, y)`` continuously
 (pan/zoom stay off while the cursor is dragged; the wheel zooms, "Fit" resets the view); a
 click on empty ground jumps there; a click on a point emits ``clipClicked(clip index)``.
-The panel decides what those mean (move the instrument). Positions are axis values, kept
-within the range ``LatentSpace.POSITION_LIMITS`` allows. GUI thread only.
+The panel decides what those mean (move the instrument). Positions, range and axis names come
+from the analysis' map (``LatentAnalysis.map_points`` / ``map_limits`` / ``map_labels``): the
+model's stored layout, where sounds of one kind lie together, or for older models axis values
+of axes 1–2 within the range ``LatentSpace.POSITION_LIMITS`` allows. GUI thread only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from distill.latent import LatentAnalysis
 from distill.latent.space import POSITION_LIMITS
 
 _FILE_COLORS = ("#e0a050", "#5fb3b3", "#c678dd", "#98c379", "#e06c75", "#61afef", "#d19a66", "#56b6c2")
+LAYOUT_HINT = ("Similar sounds lie together. Drag anywhere to play between them; click a point "
+               "to go to that sound.")
 CLICK_HINT = "Drag anywhere to play axes 1–2; click a point to go to that sound."
 _PREFIX = re.compile(r"[^\W\d_]+")  # a name's leading letters: "kick" of "Kick_01.wav"
 
@@ -166,6 +170,7 @@ class MapWidget(QWidget):
         self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor=PALETTE["muted"])
         self.legend.setParentItem(self.map_plot.getPlotItem().vb)
         self.map_caption = QLabel(CLICK_HINT, self)
+        self.map_caption.setWordWrap(True)
         self.map_caption.setProperty("role", "caption")
         self.now_playing = QLabel("", self)
         self.fit_button = QPushButton("Fit", self)
@@ -208,12 +213,14 @@ class MapWidget(QWidget):
         for c, text in enumerate(self.groups.legend):
             sample = pg.ScatterPlotItem(size=8, brush=palette[c], pen=None)
             self.legend.addItem(sample, text)
-        axes = analysis.axes
-        self._limits = tuple(_value_limits(a.low, a.high) for a in axes[:2]) if len(axes) > 1 else (
-            _value_limits(axes[0].low, axes[0].high), (0.0, 0.0))
-        self.map_plot.setLabel("bottom", axes[0].label)
-        self.map_plot.setLabel("left", axes[1].label if len(axes) > 1 else "")
-        self.map_caption.setText(CLICK_HINT)
+        (x0, x1), (y0, y1) = analysis.map_limits()
+        # A layout's box already has a margin; axis values may go a little past the data.
+        self._limits = ((x0, x1), (y0, y1)) if analysis.has_layout else (
+            _value_limits(x0, x1), _value_limits(y0, y1) if len(analysis.axes) > 1 else (0.0, 0.0))
+        x_label, y_label = analysis.map_labels()
+        self.map_plot.setLabel("bottom", x_label)
+        self.map_plot.setLabel("left", y_label)
+        self.map_caption.setText(LAYOUT_HINT if analysis.has_layout else CLICK_HINT)
         self.fit_view()
 
     @staticmethod

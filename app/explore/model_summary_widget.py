@@ -77,6 +77,7 @@ class ModelSummaryWidget(QWidget):
             rows.append(("Clips analysed", text))
         for name, value in rows:
             label = QLabel(value, self)
+            label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.summary.addRow(name, label)
 

@@ -120,6 +120,7 @@ class SpectrogramWidget(QWidget):
         self._magnitude_levels: tuple[float, float] | None = None
 
         self.caption = QLabel(title, self)
+        self.caption.setWordWrap(True)
         self.caption.setVisible(bool(title))
         # Two plot widgets in a box with equal stretch: both images get the same size
         # (one GraphicsLayout shares its width unevenly between plots).

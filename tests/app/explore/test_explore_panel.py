@@ -130,7 +130,12 @@ def test_tools_take_pages(panel):
                                                                             "Control"]
     page = QLabel("extra")
     assert panel.add_tool(page, "Extra") == 4
-    assert panel.tools.widget(4) is page and panel.tools.tabText(4) == "Extra"
+    assert panel.tool_page(4) is page and panel.tools.tabText(4) == "Extra"
+
+
+def test_the_panel_fits_a_laptop_screen(panel, qtbot):
+    # Labels wrap and tool pages scroll: nothing forces the window wider than 1280 px.
+    assert panel.minimumSizeHint().width() <= 1100
 
 
 @pytest.mark.audio
