@@ -14,6 +14,11 @@ composition of ``distill.training.steps.batch_losses``), and as a whole through 
 
     python benchmarks/train.py                      # generated dataset (24 files of 2 s)
     python benchmarks/train.py ~/sounds --batch-sizes 8 --json out.json
+    python benchmarks/train.py --nproc 2 --threads 2   # DDP: 2 processes x 1 thread (gloo)
+
+``--nproc N`` runs each case under torchrun: N processes share ``--threads`` and the global
+batch (``distill.training.distributed``: DDP, global BatchNorm, the losses averaged over
+the processes, as ``distill train`` under torchrun does); clips/s is the global rate.
 
 Measured (2-core AMD EPYC VM shared with other engineers' jobs, load average ~1-1.5,
 so numbers move by 10-30 % between runs; torch 2.13 CPU, PASSIVE OpenMP wait, 2 threads,
@@ -51,6 +56,7 @@ import json
 import os
 import platform
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -80,6 +86,7 @@ from distill.threads import apply_thread_policy
 from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.config import RunConfig, TrainingConfig
+from distill.training.distributed import Distributed
 
 #: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
 CASES = {
@@ -149,17 +156,19 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
     return t
 
 
-def endless_batches(dataset, batch_size: int, device: torch.device):
+def endless_batches(dataset, batch_size: int, device: torch.device, distributed: Distributed):
     epoch = 0
     while True:
         epoch += 1
-        yield from load_batches(dataset, epoch_batches(len(dataset), batch_size, 0, epoch), device)
+        order = epoch_batches(len(dataset), batch_size, 0, epoch, max(2, distributed.world_size))
+        yield from load_batches(dataset, distributed.shard_batches(order), device)
 
 
 def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, threads: int,
                  warmup: int, repeats: int) -> dict:
-    apply_thread_policy(threads)
-    device = torch.device("cpu")
+    distributed = Distributed.from_environment()
+    apply_thread_policy(max(1, threads // distributed.world_size))
+    device = distributed.start(torch.device("cpu"))
     weights, stft_clips = CASES[case]
     run = RunConfig(training=TrainingConfig(batch_size=batch_size, loss_weights=weights,
                                             stft_loss_clips=stft_clips))
@@ -167,25 +176,29 @@ def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, thre
     datasets = make_datasets(cache, run.training)
     torch.manual_seed(0)
     model = ConvVAE.from_config(run.model, run.spectrogram, run.data).to(device).train()
+    network = distributed.wrap(model)
+    reduce = distributed.mean_losses if distributed.active else None
     optimizer = steps.make_optimizer(model, run.training)
     scheduler = steps.make_scheduler(optimizer, run.training, total_steps=10_000)
     synthesize = steps.make_synthesize(ComplexSpectrogram(run.spectrogram), datasets.stats)
     setup = steps.LossSetup(weights, synthesize, stft_clips)
     beta, sync = run.training.kl_max_beta, (lambda: None)
-    batches = endless_batches(datasets.train, batch_size, device)
-    parts = [instrumented_step(model, optimizer, scheduler, batches, setup, beta, sync)
+    batches = endless_batches(datasets.train, batch_size, device, distributed)
+    parts = [instrumented_step(network, optimizer, scheduler, batches, setup, beta, sync)
              for _ in range(warmup + repeats)][warmup:]
     whole = []
     for _ in range(repeats):
         batch = next(batches)
         start = time.perf_counter()
-        steps.train_step(model, optimizer, scheduler, batch, setup, beta, 1.0)
+        steps.train_step(network, optimizer, scheduler, batch, setup, beta, 1.0, reduce_losses=reduce)
         whole.append(time.perf_counter() - start)
+    distributed.close()
     median = {p: 1e3 * float(np.median([t[p] for t in parts])) for p in PARTS}
     step_s = float(np.median(whole))
     n_train = len(datasets.train)
     return {
-        "case": case, "batch": batch_size, "threads": threads, "steps": repeats,
+        "case": case, "batch": batch_size, "threads": threads, "nproc": distributed.world_size,
+        "steps": repeats,
         "parts_ms": median, "sum_ms": sum(median.values()), "train_step_ms": 1e3 * step_s,
         "clips_per_s": batch_size / step_s, "train_clips": n_train,
         "epoch_s": steps_per_epoch(n_train, batch_size) * step_s,
@@ -207,6 +220,12 @@ def format_table(rows: list[dict]) -> str:
                                f"instrumented step; s/epoch for {epoch} training clips)")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def machine() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
@@ -219,7 +238,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[8, 32])
     p.add_argument("--cases", type=lambda s: s.split(";"), default=list(CASES),
                    help=f"';'-separated subset of: {'; '.join(CASES)}")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="threads of all processes together")
+    p.add_argument("--nproc", type=int, default=1, help="processes (DDP under torchrun, gloo)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=8, help="measured steps per case")
     p.add_argument("--cache-dir", type=Path, help="spectrogram cache (default: a temporary one)")
@@ -236,14 +256,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.child:
             case, batch = args.child.rsplit("|", 1)
             row = measure_case(folder, cache_dir, case, int(batch), args.threads, args.warmup, args.steps)
-            args.json.write_text(json.dumps(row))
+            if os.environ.get("RANK", "0") == "0":
+                args.json.write_text(json.dumps(row))
             return 0
         build_cache(folder, cache_dir=cache_dir)  # once, outside the timed children
         rows = []
         for batch in args.batch_sizes:
             for case in args.cases:
                 out = Path(tmp) / "row.json"
-                subprocess.run([sys.executable, __file__, str(folder), "--child", f"{case}|{batch}",
+                launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                             str(args.nproc), "--master_addr", "127.0.0.1", "--master_port",
+                             str(free_port())] if args.nproc > 1 else [sys.executable])
+                subprocess.run([*launcher, __file__, str(folder), "--child", f"{case}|{batch}",
                                 "--json", str(out), "--cache-dir", str(cache_dir), "--threads",
                                 str(args.threads), "--warmup", str(args.warmup), "--steps",
                                 str(args.steps)], check=True)

@@ -5,6 +5,12 @@ the model's path on stdout. Ctrl-C stops cleanly after the current step and save
 model trained so far (exit status 130); a second Ctrl-C aborts at once (the last
 checkpoint is intact either way). Settings given on the command line, or in ``--config``,
 win over the dataset-size preset.
+
+Under ``torchrun`` (``torchrun --nproc_per_node N -m distill train ...``) every process runs
+this command: rank 0 prints (its progress line shows the global clips/s) and writes the
+files. The launcher forwards SIGINT/SIGTERM to every process and kills them after its
+``--shutdown-timeout`` (30 s), so there the first signal cancels: the processes stop after
+the current step and rank 0 saves a checkpoint and the model without the latent analysis.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import json
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,24 +84,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="folder for this run's checkpoints (default: in the user data folder)")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="spectrogram cache folder (default: the user cache folder)")
+    parser.add_argument("--peer-timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="under torchrun: how long a process waits for the others before it "
+                             "gives up (default 300)")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from distill.training.run import train  # torch-heavy: only when this command runs
+    # torch-heavy: only when this command runs
+    from distill.training.distributed import Distributed
+    from distill.training.run import train
 
     setup, explicit = run_config(args)
+    distributed = Distributed.from_environment(args.peer_timeout)
     control = TrainingControl()
-    printer = TrainingPrinter()
-    with interrupt_cancels(control, printer):
+    printer = TrainingPrinter(quiet=not distributed.is_main)
+    handler = signals_cancel if distributed.active else interrupt_cancels
+    with handler(control, printer):
         try:
             path = train(args.folder, args.output, setup, explicit=explicit, on_event=printer,
                          control=control, cache_dir=args.cache_dir,
-                         checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+                         checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                         distributed=distributed)
         finally:
             printer.close()
-    print(path)
+    if distributed.is_main:
+        print(path)
     return EXIT_INTERRUPTED if control.cancelled or control.finishing else 0
 
 
@@ -149,26 +165,55 @@ def interrupt_cancels(control: TrainingControl, printer: TrainingPrinter) -> Ite
         signal.signal(signal.SIGINT, previous)
 
 
-class TrainingPrinter:
-    """The CLI's ``on_event``: a progress bar for steps and files, a line per epoch."""
+@contextmanager
+def signals_cancel(control: TrainingControl, printer: TrainingPrinter) -> Iterator[None]:
+    """Under torchrun: SIGINT or SIGTERM (which the launcher forwards, a Ctrl-C arriving twice:
+    from the terminal and from the launcher) cancels at once, and never escalates — the
+    launcher kills a process that outstays its shutdown timeout."""
+    def handle(signum: int, frame: object) -> None:
+        if not control.cancelled:
+            control.cancel()
+            printer.message(f"{signal.Signals(signum).name}: stopping after this step; saving a "
+                            "checkpoint and the model (without the latent analysis)")
 
-    def __init__(self) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class TrainingPrinter:
+    """The CLI's ``on_event``: a progress bar for steps and files, a line per epoch.
+    ``quiet``: print nothing (the other processes of a distributed run)."""
+
+    def __init__(self, quiet: bool = False) -> None:
         self.bar = ProgressBar()
+        self.quiet = quiet
         self.start_step = 0
         self.last_checkpoint: Path | None = None
+        self.rate = ClipRate()
 
     def __call__(self, event: object) -> None:
+        if self.quiet:
+            return
         if isinstance(event, (FileProcessed, FileSkipped)):
             self.bar.update(event.index + 1, event.total, f"preparing {event.entry.relpath}")
         elif isinstance(event, TrainingStarted):
             self.bar.close()
             self.bar = ProgressBar()  # its ETA counts from here, not from the dataset scan
             self.start_step = event.start_step
+            self.rate = ClipRate(event.train_clips / max(1, event.steps_per_epoch))
             self.message(describe_start(event))
         elif isinstance(event, StepProgress):
             # Progress of this session, so that the bar's ETA is right for a resumed run too.
+            rate = self.rate.update(event.step)
             self.bar.update(event.step - self.start_step, event.total_steps - self.start_step,
-                            describe_step(event))
+                            describe_step(event) + (f"  {rate:.1f} clips/s" if rate else ""))
         elif isinstance(event, EpochEnd):
             self.message(describe_epoch(event))
         elif isinstance(event, RolledBack):
@@ -192,11 +237,30 @@ class TrainingPrinter:
                              + (" (stopped early: no better validation loss)" if event.stopped_early else ""))
 
     def message(self, text: str) -> None:
-        self.bar.message(text)
+        if not self.quiet:
+            self.bar.message(text)
 
     def close(self) -> None:
         self.bar.close()
 
+
+
+class ClipRate:
+    """Training clips per second of the whole run (every process), since the first step
+    seen: steps per second times the mean clips of a step (an epoch's training clips over
+    its steps; exact over an epoch)."""
+
+    def __init__(self, clips_per_step: float = 0.0) -> None:
+        self.clips_per_step = clips_per_step
+        self._first: tuple[float, int] | None = None
+
+    def update(self, step: int) -> float | None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, step)
+            return None
+        started, first_step = self._first
+        return (step - first_step) * self.clips_per_step / (now - started) if now > started else None
 
 
 def describe_start(event: TrainingStarted) -> str:

@@ -19,12 +19,15 @@ from distill.data import ClipDataset
 from distill.errors import DatasetError
 
 
-def epoch_batches(num_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+def epoch_batches(num_items: int, batch_size: int, seed: int, epoch: int,
+                  min_batch: int = 2) -> list[list[int]]:
     """Shuffled index batches of one epoch.
 
     A last batch of a single clip is merged into the one before it: BatchNorm cannot
     normalise one sample in training mode (the bottleneck of a small model is 1 x 1),
-    and dropping it would leave that clip out whenever the order puts it last.
+    and dropping it would leave that clip out whenever the order puts it last. A
+    distributed run of N > 2 processes passes ``min_batch`` N, so that every process gets
+    a clip of every batch.
 
     Raises
     ------
@@ -38,15 +41,15 @@ def epoch_batches(num_items: int, batch_size: int, seed: int, epoch: int) -> lis
     generator = torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
     order = torch.randperm(num_items, generator=generator).tolist()
     batches = [order[i:i + batch_size] for i in range(0, num_items, batch_size)]
-    if len(batches) > 1 and len(batches[-1]) == 1:
+    if len(batches) > 1 and len(batches[-1]) < min_batch:
         batches[-2].extend(batches.pop())
     return batches
 
 
-def steps_per_epoch(num_items: int, batch_size: int) -> int:
+def steps_per_epoch(num_items: int, batch_size: int, min_batch: int = 2) -> int:
     """Number of batches ``epoch_batches`` yields (the same every epoch)."""
     full, rest = divmod(num_items, batch_size)
-    return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
+    return full + (1 if rest >= min_batch or (rest > 0 and full == 0) else 0)
 
 
 def load_batches(dataset: ClipDataset, batches: Sequence[Sequence[int]], device: torch.device,

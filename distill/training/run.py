@@ -6,6 +6,10 @@ set explicitly win); split; train (``Trainer``); analyse and save the model
 (``finalize_model``). Every user error becomes a ``DistillError`` with a message written
 for a musician, after a ``Failed`` event with the same message, so a GUI may listen to
 either. A cancelled run still saves the model trained so far.
+
+Under torchrun (``distributed``) every process calls ``train``: rank 0 builds the cache
+while the others wait, then each trains its share; rank 0 alone sends events, writes the
+checkpoints and the model file and runs the latent analysis at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from distill.training.checkpoint import (
     write_failure,
 )
 from distill.training.config import RunConfig
+from distill.training.device import select_device
+from distill.training.distributed import Distributed, is_collective_error, peer_failure
 from distill.training.events import Failed, Finished, RunEvent, TrainingCancelledError, TrainingControl
 from distill.training.finalize import finalize_model
 from distill.training.presets import ensure_min_steps, resolve_preset
@@ -49,7 +55,8 @@ _SAVED_AS = {"checkpoint_failed": "The model trained so far was saved to",
 def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfig | None = None, *,
           explicit: Iterable[str] = (), on_event: EventCallback[RunEvent] | None = None,
           control: TrainingControl | None = None, cache_dir: str | Path | None = None,
-          checkpoint_dir: str | Path | None = None, resume: str | Path | None = None) -> Path:
+          checkpoint_dir: str | Path | None = None, resume: str | Path | None = None,
+          distributed: Distributed | None = None) -> Path:
     """Train a model on a folder of sounds and write its model file.
 
     Parameters
@@ -74,12 +81,17 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
         Cache root (default: the user cache) and this run's checkpoint folder (default:
         ``<user data>/checkpoints/<model name>-<time>``, or the folder of ``resume``).
     resume
-        A checkpoint to continue from: its configuration and position are restored.
+        A checkpoint to continue from: its configuration and position are restored (in a
+        distributed run every process reads it: put it where all of them can).
+    distributed
+        This process's place in a torchrun run (``Distributed.from_environment``); the
+        process group is started and closed here. Default: a single process.
 
     Returns
     -------
     Path
-        The model file (also when the run was cancelled).
+        The model file (also when the run was cancelled; in a distributed run's other
+        processes, the file rank 0 writes).
 
     Raises
     ------
@@ -89,11 +101,12 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
         Unusable dataset, unwritable output or checkpoint folder, disk full, a device
         that is not there, or divergence (the last good model is then still saved).
     """
-    emit = on_event or (lambda event: None)
+    dist = distributed or Distributed()
+    emit = on_event if on_event is not None and dist.is_main else (lambda event: None)
     control = control or TrainingControl()
     try:
         path, outcome = _train(source, Path(output).expanduser(), setup or RunConfig(), set(explicit),
-                               emit, control, cache_dir, checkpoint_dir, resume)
+                               emit, control, cache_dir, checkpoint_dir, resume, dist)
     except DistillError as exc:
         emit(Failed(str(exc)))
         raise
@@ -116,10 +129,31 @@ def train(source: str | Path | DatasetCache, output: str | Path, setup: RunConfi
 
 def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, explicit: set[str],
            emit: EventCallback[RunEvent], control: TrainingControl, cache_dir: str | Path | None,
-           checkpoint_dir: str | Path | None, resume: str | Path | None) -> tuple[Path, TrainOutcome]:
-    check_output(output)
+           checkpoint_dir: str | Path | None, resume: str | Path | None,
+           dist: Distributed) -> tuple[Path, TrainOutcome]:
+    if dist.is_main:
+        check_output(output)
     resumed = read_checkpoint(resume) if resume is not None else None
-    cache = load_cache(source, resumed.run if resumed else setup, cache_dir, emit, control)
+    # The device (the backend: NCCL or gloo) before the cache, which the processes share.
+    saved = resumed.run.training if resumed is not None and "device" not in explicit else None
+    dist.start(select_device(saved.device if saved is not None else setup.training.device))
+    try:
+        with dist.main_first():  # rank 0 builds the cache; the others then read it
+            cache = load_cache(source, resumed.run if resumed else setup, cache_dir, emit, control)
+        return _train_cached(cache, output, setup, explicit, emit, control, checkpoint_dir, resumed,
+                             dist)
+    except Exception as exc:
+        if dist.active and is_collective_error(exc):
+            raise peer_failure(exc) from None
+        raise
+    finally:
+        dist.close()
+
+
+def _train_cached(cache: DatasetCache, output: Path, setup: RunConfig, explicit: set[str],
+                  emit: EventCallback[RunEvent], control: TrainingControl,
+                  checkpoint_dir: str | Path | None, resumed: Checkpoint | None,
+                  dist: Distributed) -> tuple[Path, TrainOutcome]:
     run = resolve_run(setup, explicit, resumed, len(cache.files))
     normalization = resumed.normalization if resumed else cache.normalization_stats()
     datasets = make_datasets(cache, run.training, normalization)
@@ -127,8 +161,10 @@ def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, ex
         run = run.replace(training=ensure_min_steps(run.training, len(datasets.train), explicit))
     folder = CheckpointFolder(checkpoint_folder(output, checkpoint_dir, resumed),
                               run.training.keep_checkpoints, last=resumed.path if resumed else None)
-    folder.check_writable()
-    trainer = Trainer(run, datasets, checkpoints=folder, on_event=emit, control=control, resume=resumed)
+    if dist.is_main:
+        folder.check_writable()
+    trainer = Trainer(run, datasets, checkpoints=folder, on_event=emit, control=control, resume=resumed,
+                      distributed=dist)
     outcome = trainer.run()
     if outcome.bad_clip is not None:
         outcome = replace(outcome, message=bad_clip_message(cache, *outcome.bad_clip))
@@ -137,6 +173,8 @@ def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, ex
             raise TrainingCancelledError("training was cancelled before the first step; nothing was saved")
         raise TrainingError(f"{outcome.message or 'training stopped'}; no step could be trained, so "
                             "no model was saved")
+    if not dist.is_main:  # rank 0 analyses and writes the model
+        return output, outcome
     path = finalize_model(output, trainer.model, run, normalization, trainer.state.history, cache,
                           on_event=emit, control=control, last_checkpoint=folder.last)
     return path, outcome

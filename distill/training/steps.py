@@ -19,7 +19,7 @@ Validation computes every term on every clip.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import torch
@@ -134,13 +134,19 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
 def train_step(model: ConvVAE, optimizer: torch.optim.Optimizer,
                scheduler: torch.optim.lr_scheduler.LRScheduler, batch: torch.Tensor,
                setup: LossSetup, beta: float, grad_clip_norm: float,
-               max_loss: float = math.inf) -> StepResult:
+               max_loss: float = math.inf,
+               reduce_losses: Callable[[dict[str, float]], dict[str, float]] | None = None
+               ) -> StepResult:
     """One optimiser step on ``batch`` ``[B, 2, M, T]``, unless the loss or gradients are
     not finite or the loss exceeds ``max_loss``: then nothing is updated and
-    ``problem`` says why (the caller rolls back)."""
+    ``problem`` says why (the caller rolls back). ``reduce_losses`` (distributed runs:
+    the mean over the processes) turns this batch's losses into those every check and
+    report uses, so that all processes take the same decision."""
     model.train()
     terms = batch_losses(model, batch, setup, beta)
     losses = terms.as_floats()
+    if reduce_losses is not None:
+        losses = reduce_losses(losses)
     total = losses["total"]
     if not math.isfinite(total):
         return StepResult(losses, math.nan, f"the loss became {total}")

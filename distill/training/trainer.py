@@ -10,6 +10,12 @@ A checkpoint that cannot be written (disk full) stops the run with the reason; t
 model trained so far is still there for ``run.train`` to save. Events go to ``on_event`` on
 this thread; ``TrainingControl`` may be used from any thread. The model file is written
 by ``distill.training.run.train`` (finalize), not here.
+
+Under torchrun (``distributed``) every process runs this same loop over its share of each
+global batch; the decisions that end or change a run are agreed at fixed points (before
+each step, after each epoch), so every process calls the same collectives in the same
+order, and rank 0 alone writes checkpoints and renders previews
+(``distill.training.distributed``).
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from distill.models import ConvVAE
 from distill.progress import EventCallback
 from distill.threads import apply_thread_policy
 from distill.training import steps
-from distill.training.batches import epoch_batches, load_batches, sequential_batches, steps_per_epoch
+from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.checkpoint import Checkpoint, CheckpointFolder, read_checkpoint
 from distill.training.config import RunConfig
 from distill.training.device import capture_rng, describe_device, restore_rng, seed_everything, select_device
+from distill.training.distributed import CANCEL, FAILED, FINISH, GO_ON, Distributed
 from distill.training.events import (
     CheckpointSaved,
     EpochEnd,
@@ -52,7 +59,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged", "bad_data",
                  "checkpoint_failed"]
-_CANCELLED = "cancelled"
+_STOPPED = "stopped"  # train_epoch: a stop was agreed (cancel, finish, failed checkpoint)
 
 
 @dataclass(frozen=True)
@@ -93,20 +100,31 @@ class Trainer:
         Pause/resume/cancel from other threads.
     resume
         A checkpoint to continue from (its run config should be ``run``).
+    distributed
+        This process's place in a torchrun run, its process group already started
+        (``Distributed.start``); a single process by default.
     """
 
     def __init__(self, run: RunConfig, datasets: TrainValidation, *, checkpoints: CheckpointFolder,
                  on_event: EventCallback[RunEvent] | None = None, control: TrainingControl | None = None,
-                 resume: Checkpoint | None = None) -> None:
+                 resume: Checkpoint | None = None, distributed: Distributed | None = None) -> None:
         cfg = run.training
         self.run_config, self.datasets, self.checkpoints = run, datasets, checkpoints
+        self.dist = distributed or Distributed()
         self.emit = on_event or (lambda event: None)
         self.control = control or TrainingControl()
-        apply_thread_policy(cfg.num_threads)
-        self.device = select_device(cfg.device)
-        seed_everything(cfg.seed)
+        apply_thread_policy(self.dist.threads(cfg.num_threads))
+        self.device = self.dist.start(select_device(cfg.device))
+        world = self.dist.world_size
+        if world > min(cfg.batch_size, len(datasets.train)):
+            raise TrainingError(f"{world} processes need a batch size and a training set of at "
+                                f"least {world} clips (batch size {cfg.batch_size}, "
+                                f"{len(datasets.train)} training clips)")
+        seed_everything(cfg.seed)  # the same initial weights in every process
         self.model = ConvVAE.from_config(run.model, run.spectrogram, run.data).to(self.device)
-        self.steps_per_epoch = steps_per_epoch(len(datasets.train), cfg.batch_size)
+        self.network = self.dist.wrap(self.model)  # trains; ``model`` validates, previews, saves
+        self._min_batch = max(2, world)
+        self.steps_per_epoch = steps_per_epoch(len(datasets.train), cfg.batch_size, self._min_batch)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.optimizer = steps.make_optimizer(self.model, cfg)
         self.scheduler = steps.make_scheduler(self.optimizer, cfg, self.total_steps)
@@ -117,10 +135,12 @@ class Trainer:
         self.state = TrainState()
         if resume is not None:
             self.restore(resume)
-        # The rollback target until a checkpoint file exists (then that file is).
+        # The rollback target until a checkpoint file exists (then that file is); rank 0's
+        # is the one every process rolls back to.
         self._initial: Checkpoint | None = None
-        if checkpoints.last is None:
+        if checkpoints.last is None and self.dist.is_main:
             self._initial = resume if resume is not None else self.snapshot(clone=True)
+        self.dist.decorrelate_rng(cfg.seed, self.state.step)
         self._saved_step = self.state.step if resume is not None else -1
         self._session = (time.monotonic(), self.state.step)  # ETA: time and step this session began
         self._paused_at = 0.0
@@ -135,16 +155,15 @@ class Trainer:
         while self.state.epoch < epochs:
             try:
                 problem = self.train_epoch()
+                if problem is None and not self.go_on():
+                    problem = _STOPPED
             except _BadClipError as bad:
                 return self.stop_on_bad_clip(bad)
-            if self.checkpoint_failure is not None:
-                return self.stop("checkpoint_failed")
-            if problem == _CANCELLED or self.control.cancelled or self.control.finishing:
-                return self.stop("cancelled" if self.control.cancelled else "stopped")
+            if problem == _STOPPED:
+                return self.stop("checkpoint_failed" if self.checkpoint_failure is not None
+                                 else "cancelled" if self.control.cancelled else "stopped")
             if problem is None:
                 problem = self.end_epoch()
-            if self.checkpoint_failure is not None:
-                return self.stop("checkpoint_failed")
             if problem is not None and not self.rollback(problem):
                 return self.fail(problem)
             if self.should_stop_early():
@@ -152,27 +171,29 @@ class Trainer:
         return self.stop("finished")
 
     def train_epoch(self) -> str | None:
-        """Train the rest of the current epoch; None, ``"cancelled"`` or why it diverged."""
+        """Train the rest of the current epoch; None, ``"stopped"`` or why it diverged."""
         cfg, train = self.run_config.training, self.datasets.train
         epoch = self.state.epoch + 1
         train.set_epoch(epoch)
-        order = epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch)[self.state.batch_in_epoch:]
+        order = epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch,
+                              self._min_batch)[self.state.batch_in_epoch:]
+        order = self.dist.shard_batches(order)  # this process's share of each global batch
         started = time.monotonic()
         try:
             batches = load_batches(train, order, self.device, cfg.num_workers)
             for indices, batch in zip(order, batches, strict=True):
-                if not self.control.checkpoint(self._on_pause, self._on_resume):
-                    return _CANCELLED
-                self.check_batch(indices, batch)
+                if not self.go_on(indices, batch):
+                    return _STOPPED
                 beta, losses = self.loss_schedule()
-                result = steps.train_step(self.model, self.optimizer, self.scheduler, batch, losses,
-                                          beta, cfg.grad_clip_norm, loss_limit(self.state.recent_losses, cfg))
+                result = steps.train_step(self.network, self.optimizer, self.scheduler, batch, losses,
+                                          beta, cfg.grad_clip_norm, loss_limit(self.state.recent_losses, cfg),
+                                          reduce_losses=self.dist.mean_losses if self.dist.active else None)
                 if result.problem is not None:
                     return result.problem
                 self.state.add_step(result.losses, cfg.divergence_window)
                 self.emit_progress(result.losses)
-                if self.checkpoint_due() and not self.save_checkpoint():
-                    return None  # the run loop stops on checkpoint_failure
+                if self.checkpoint_due():
+                    self.save_checkpoint()  # a failure stops the run at the next go_on
         finally:
             self.state.epoch_seconds += time.monotonic() - started
         return None
@@ -182,12 +203,7 @@ class Trainer:
         cfg = self.run_config.training
         started = time.monotonic()
         beta = kl_beta(self.state.step, self.total_steps, cfg)
-        validation_set = self.datasets.validation
-        # Weighted as after the warm-ups, every epoch: a curve (and early stopping) that
-        # compares like with like.
-        validation = steps.validate(self.model, load_batches(
-            validation_set, sequential_batches(len(validation_set), cfg.batch_size), self.device),
-            self.losses, cfg.kl_max_beta)
+        validation = self.validate()
         if validation and not math.isfinite(validation["total"]):
             return f"the validation loss became {validation['total']}"
         epoch, seconds = self.state.epoch + 1, self.state.epoch_seconds + time.monotonic() - started
@@ -196,13 +212,41 @@ class Trainer:
                   "seconds": seconds}
         self.state.end_epoch(record, validation.get("total"))
         self.emit(EpochEnd(epoch, cfg.epochs, train, validation, lr, beta, seconds))
-        if epoch % cfg.preview_every_epochs == 0 or epoch == cfg.epochs:
+        if self.dist.is_main and (epoch % cfg.preview_every_epochs == 0 or epoch == cfg.epochs):
             self.preview()
         if epoch % cfg.checkpoint_every_epochs == 0:
             self.save_checkpoint()
         return None
 
     # ------------------------------------------------------------------ verbs
+    def go_on(self, indices: list[int] | None = None, batch: torch.Tensor | None = None) -> bool:
+        """Before a step (and after an epoch): False once the run is to stop (cancel, finish,
+        a failed checkpoint) — decided by every process together, which all then stop
+        with the same cancel/finish state. Waits while paused; raises ``_BadClipError`` for
+        a clip of ``batch`` (or another process's) holding NaN or infinity."""
+        running = self.control.checkpoint(self._on_pause, self._on_resume)
+        request = (FAILED if self.checkpoint_failure is not None else GO_ON if running
+                   else CANCEL if self.control.cancelled else FINISH)
+        bad = None if batch is None or indices is None else self.bad_clip(indices, batch)
+        request, bad = self.dist.agree(request, bad)
+        if bad is not None:
+            raise _BadClipError(*bad)
+        if request == CANCEL:  # every process ends alike (exit status, analysis skipped)
+            self.control.cancel()
+        elif request == FINISH:
+            self.control.finish()
+        return request == GO_ON
+
+    def validate(self) -> dict[str, float]:
+        """Mean losses over the validation set (this process's share, then all), weighted as
+        after the warm-ups every epoch: a curve (and early stopping) that compares like with like."""
+        cfg, dataset = self.run_config.training, self.datasets.validation
+        share = self.dist.shard_items(len(dataset))
+        batches = [share[i:i + cfg.batch_size] for i in range(0, len(share), cfg.batch_size)]
+        means = steps.validate(self.model, load_batches(dataset, batches, self.device), self.losses,
+                               cfg.kl_max_beta)
+        return self.dist.validation_means(means, len(share))
+
     def loss_schedule(self) -> tuple[float, steps.LossSetup]:
         """KL weight and loss setup of the current step (KL and waveform-loss warm-ups)."""
         cfg, step = self.run_config.training, self.state.step
@@ -220,8 +264,11 @@ class Trainer:
         return minutes > 0 and time.monotonic() - self._checkpoint_clock >= 60 * minutes
 
     def save_checkpoint(self) -> bool:
-        """Write a checkpoint of the current position; False (and ``checkpoint_failure``
-        set to the reason) when it could not be written."""
+        """Write a checkpoint of the current position (rank 0 only); False (and
+        ``checkpoint_failure`` set to the reason) when it could not be written."""
+        if not self.dist.is_main:
+            self._saved_step, self._checkpoint_clock = self.state.step, time.monotonic()
+            return True
         try:
             path = self.checkpoints.save(self.snapshot(clone=False))
         except TrainingError as exc:
@@ -233,16 +280,16 @@ class Trainer:
         self.emit(CheckpointSaved(path, self.state.epoch, self.state.step))
         return True
 
-    def check_batch(self, indices: list[int], batch: torch.Tensor) -> None:
-        """Raise ``_BadClipError`` naming the first clip of ``batch`` ``[B, 2, M, T]`` that holds
-        NaN or infinity (a damaged cache entry): no learning rate can fix data."""
+    def bad_clip(self, indices: list[int], batch: torch.Tensor) -> tuple[int, int] | None:
+        """``(file index, clip index)`` of the first clip of ``batch`` ``[B, 2, M, T]`` that
+        holds NaN or infinity (a damaged cache entry: no learning rate can fix data), or None."""
         finite = torch.isfinite(batch).flatten(1).all(dim=1)
         if bool(finite.all()):
-            return
+            return None
         row = int((~finite).nonzero()[0, 0])
         train = self.datasets.train
         file_index, clip_index = (int(v) for v in train.table[int(train.clip_ids[indices[row]])])
-        raise _BadClipError(file_index, clip_index)
+        return file_index, clip_index
 
     def stop_on_bad_clip(self, bad: _BadClipError) -> TrainOutcome:
         """Stop on bad data; the weights are those of the last good step (never updated
@@ -258,7 +305,7 @@ class Trainer:
         log.warning("training diverged at step %d: %s", self.state.step, reason)
         if rollbacks > cfg.max_rollbacks:
             return False
-        self.restore(self.last_good())
+        self.restore(self.dist.share(self.last_good() if self.dist.is_main else None))
         self.state.rollbacks, self.state.lr_scale = rollbacks, cfg.rollback_lr_factor ** rollbacks
         self.state.recent_losses = []
         lr = steps.set_base_lr(self.optimizer, self.scheduler, cfg.learning_rate * self.state.lr_scale)
@@ -269,7 +316,7 @@ class Trainer:
     def fail(self, reason: str) -> TrainOutcome:
         """Stop for good: the weights go back to the last checkpoint (when there is one)."""
         rollbacks, lr = self.state.rollbacks, self.run_config.training.learning_rate * self.state.lr_scale
-        if self.checkpoints.last is not None:
+        if self.checkpoints.last is not None and self.dist.is_main:  # the one that saves
             self.restore(read_checkpoint(self.checkpoints.last))
         message = (f"training diverged ({reason}) after {rollbacks} rollback(s); try a lower "
                    f"learning rate (e.g. --lr {lr / 10:.1g})")
@@ -307,6 +354,7 @@ class Trainer:
         self.scheduler.lr_lambdas[0].total_steps = self.total_steps  # epochs may have changed on resume
         self.state = copy.deepcopy(checkpoint.state)
         restore_rng(checkpoint.rng)
+        self.dist.decorrelate_rng(self.run_config.training.seed, self.state.step)
 
     def last_good(self) -> Checkpoint:
         if self.checkpoints.last is not None:
@@ -324,7 +372,7 @@ class Trainer:
             return len({int(f) for f in table[clip_ids, 0]}) if len(clip_ids) else 0
 
         self.emit(TrainingStarted(
-            device=describe_device(self.device), split_mode=f"by {split.mode}",
+            device=describe_device(self.device) + self.dist.describe(), split_mode=f"by {split.mode}",
             train_files=files(split.train), validation_files=files(split.validation),
             train_clips=len(split.train),
             validation_clips=len(split.validation), num_clips=len(split.train) + len(split.validation),
