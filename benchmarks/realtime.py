@@ -234,6 +234,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     elapsed = time.perf_counter() - began
     return {
         "mode": "training" if args.train else "idle",
+        "jack_realtime": args.jack_realtime,
         "switch_interval_ms": sys.getswitchinterval() * 1000,
         "margin_blocks": config.margin_blocks,
         "train_threads": args.train_threads if args.train else None,
@@ -255,11 +256,15 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     }
 
 
-def with_jack(name: str, fn, *args):
+def with_jack(name: str, realtime: bool, fn, *args):
     if not shutil.which("jackd"):
         raise SystemExit("jackd is not installed")
     os.environ["JACK_DEFAULT_SERVER"] = name
-    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+    # --jack-realtime: JACK's threads and its clients' process threads (PortAudio's, which
+    # runs our callback) get SCHED_FIFO, as on a musician's JACK setup; needs the right to
+    # real-time scheduling (root or rtprio in limits.conf).
+    schedule = ["-R", "-P", "70"] if realtime else ["--no-realtime"]
+    proc = subprocess.Popen(["jackd", "-n", name, *schedule, "-d", "dummy", "-r", "48000", "-p", "256"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode:
@@ -287,6 +292,8 @@ def main() -> None:
     parser.add_argument("--margin-blocks", type=float, help="RealtimeConfig.margin_blocks (default: its own)")
     parser.add_argument("--switch-interval-ms", type=float, help="override the GIL switch interval")
     parser.add_argument("--jack-name", help="JACK server name (default: distill-bench-PID)")
+    parser.add_argument("--jack-realtime", action="store_true",
+                        help="run JACK (and PortAudio's process thread) with real-time scheduling")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--osc-flood", type=int, metavar="N",
                         help="instead of the sweep: N OSC messages in one second into the studio's "
@@ -299,9 +306,9 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app/ for the studio's path
         from osc_flood import run_osc_flood
 
-        row = with_jack(name, run_osc_flood, args, find_model)
+        row = with_jack(name, args.jack_realtime, run_osc_flood, args, find_model)
     else:
-        row = with_jack(name, run_benchmark, args)
+        row = with_jack(name, args.jack_realtime, run_benchmark, args)
     width = max(len(k) for k in row)
     for key, value in row.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
