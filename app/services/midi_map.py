@@ -28,7 +28,6 @@ file is moved aside as ``.damaged`` and the mappings start empty, as presets do.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ from app.services.control_map import (
     TargetRanges,
     is_target,
 )
-from distill.fileio import write_atomically
+from distill.json_store import read_entries, write_document
 from distill.latent.presets import model_created, model_key
 
 log = logging.getLogger(__name__)
@@ -273,26 +272,8 @@ class MidiMapStore:
 
     def load(self) -> list[MidiMapping]:
         self._foreign = []
-        if not self.path.exists():
-            return []
-        try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(document, dict) or not isinstance(document.get("mappings"), list):
-                raise ValueError("no mapping list")
-            version = document.get("format_version", MIDI_MAP_FORMAT_VERSION)
-            if not isinstance(version, int) or version > MIDI_MAP_FORMAT_VERSION:
-                raise ValueError(f"written by a newer distill (format {version})")
-        except (OSError, ValueError) as exc:
-            aside = self.path.with_name(self.path.name + ".damaged")
-            try:
-                self.path.replace(aside)
-            except OSError:
-                aside = self.path
-            log.warning("MIDI mappings %s cannot be read (%s); kept as %s, the mappings start empty",
-                        self.path, exc, aside)
-            return []
         mappings: list[MidiMapping] = []
-        for entry in document["mappings"]:
+        for entry in read_entries(self.path, "mappings", MIDI_MAP_FORMAT_VERSION, "MIDI mappings"):
             try:
                 mappings.append(MidiMapping.from_json(entry))
             except (TypeError, ValueError) as exc:
@@ -303,5 +284,4 @@ class MidiMapStore:
     def save(self, mappings: Sequence[MidiMapping]) -> None:
         document = {"format": "distill-midi-map", "format_version": MIDI_MAP_FORMAT_VERSION,
                     "model": self.model, "mappings": [m.to_json() for m in mappings] + self._foreign}
-        text = json.dumps(document, indent=1)
-        write_atomically(self.path, lambda f: f.write(text.encode("utf-8")))
+        write_document(self.path, document)

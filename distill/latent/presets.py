@@ -30,7 +30,7 @@ from typing import Any
 import platformdirs
 
 from distill.errors import DistillError
-from distill.fileio import write_atomically
+from distill.json_store import read_entries, write_document
 from distill.models.persistence import DOCUMENT_KEY
 from distill.models.safetensors_io import read_tensor_header
 
@@ -220,25 +220,7 @@ class PresetStore:
 
     # ------------------------------------------------------------------ the file
     def _load(self) -> None:
-        if not self.path.exists():
-            return
-        try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(document, dict) or not isinstance(document.get("presets"), list):
-                raise ValueError("no preset list")
-            version = document.get("format_version", PRESETS_FORMAT_VERSION)
-            if not isinstance(version, int) or version > PRESETS_FORMAT_VERSION:
-                raise ValueError(f"written by a newer distill (format {version})")
-        except (OSError, ValueError) as exc:
-            aside = self.path.with_name(self.path.name + ".damaged")
-            try:
-                self.path.replace(aside)
-            except OSError:
-                aside = self.path
-            log.warning("presets file %s cannot be read (%s); it was kept as %s and the presets "
-                        "start empty", self.path, exc, aside)
-            return
-        for entry in document["presets"]:
+        for entry in read_entries(self.path, "presets", PRESETS_FORMAT_VERSION, "presets file"):
             try:
                 preset = Preset.from_json(entry, self.latent_dim)
             except (TypeError, ValueError) as exc:
@@ -256,9 +238,7 @@ class PresetStore:
                     "model": {"name": self.model_name, "key": self.key, "path": self.model_path,
                               "latent_dim": self.latent_dim},
                     "presets": [p.to_json() for p in self._presets] + self._foreign}
-        text = json.dumps(document, indent=1)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda f: f.write(text.encode("utf-8")))
+        write_document(self.path, document)
 
 
 def _clean_name(name: Any) -> str:
