@@ -1,7 +1,10 @@
 """Entry point of distill-studio.
 
-``distill-studio [--dataset FOLDER] [--model FILE]`` opens the window (the demo dataset is
-loaded on first start). ``distill-studio --smoke-test`` starts offscreen, loads the demo
+``distill-studio [PATH ...] [--dataset FOLDER] [--model FILE]`` opens the window: a
+``.distill`` PATH opens that model in Explore, any other PATHs (folders, audio files) load
+as one dataset, as a drop would — what a file manager or the ``.desktop`` entry passes.
+Without any, the demo dataset is loaded on the first start and the last session after.
+``distill-studio --smoke-test`` starts offscreen, loads the demo
 dataset through the window, runs one training step, prints ``ok`` and exits 0 — what the
 packaging check runs on the frozen app (see ``app.smoke``). ``--startup-time`` opens the
 window, prints ``window shown`` once it is on screen and quits (packaging/startup_time.py).
@@ -26,6 +29,8 @@ _STARTED = time.perf_counter()
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="distill-studio", description="Train a model on your "
                                      "own sounds and play its latent space.")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="a model file (.distill) to open, or folders/audio files to load as a dataset")
     parser.add_argument("--dataset", type=Path, help="open this folder of sounds")
     parser.add_argument("--model", type=Path, help="open this model file")
     parser.add_argument("--smoke-test", action="store_true",
@@ -92,16 +97,21 @@ def start_window(args: argparse.Namespace):
     """Build, show and fill the main window (settings restored, the files asked for opened)."""
     from app.main_window import MainWindow
     from app.services.exception_hook import install
+    from distill.constants import MODEL_SUFFIX
 
     window = MainWindow()
     install(window)
     log.info("distill-studio starting")
     window.audio.start()
     window.show()
-    if args.dataset:
-        window.load_paths([args.dataset])
-    if args.model:
-        window.open_model(args.model)
+    models = [p for p in args.paths if p.suffix.lower() == MODEL_SUFFIX]
+    sounds = [p for p in args.paths if p.suffix.lower() != MODEL_SUFFIX]
+    models += [args.model] if args.model else []
+    sounds += [args.dataset] if args.dataset else []
+    if sounds:
+        window.load_paths(sounds)
+    if models:
+        window.open_model(models[-1])
     return window
 
 
