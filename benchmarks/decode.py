@@ -56,9 +56,13 @@ from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.constants import SAMPLE_RATE
 from distill.models import ConvVAE, decoder_for_inference, load_model
-from distill.threads import apply_thread_policy
+from distill.threads import REALTIME_THREADS, apply_thread_policy
 
 TARGET_MS_PER_CLIP = 10.0
+#: Issue #9, on the real-time policy's one thread: decoder + inverse of a 1 s clip at most
+#: this times the decoder alone, and four clips at once at most this times one clip.
+TARGET_INVERSE_RATIO = 1.4
+TARGET_BATCH_RATIO = 3.0
 #: Normalisation of the untrained model: a plausible log-mel peak (~-20 dBFS material).
 DEFAULT_STATS = NormalizationStats(magnitude_scale=20.0)
 
@@ -180,6 +184,34 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n(times in ms; RTF = median / audio duration)"
 
 
+def ratio_verdicts(rows: list[dict]) -> list[str]:
+    """The issue's ratio targets on 1 thread (the real-time policy), from medians of one run."""
+    def median(case: str, threads: int) -> float | None:
+        found = [r["median_ms"] for r in rows if r["case"] == case and r["threads"] == threads
+                 and "median_ms" in r]
+        return found[0] if found else None
+
+    out = []
+    for threads in sorted({r["threads"] for r in rows}):
+        if threads != REALTIME_THREADS:
+            continue
+        decoder = median("decoder (inference copy)", threads)
+        for phase in ("locked", "pghi"):
+            one = median(f"decoder + {phase}, 1 clip", threads)
+            four = median(f"decoder + {phase}, 4 clips", threads)
+            if decoder and one:
+                ratio = one / decoder
+                out.append(f"decoder + {phase} / decoder alone, 1 clip, {threads} thread: {ratio:.2f}x "
+                           f"(target <= {TARGET_INVERSE_RATIO:g}x) "
+                           f"{'met' if ratio <= TARGET_INVERSE_RATIO else 'MISSED'}")
+            if one and four:
+                ratio = four / one
+                out.append(f"decoder + {phase}, 4 clips / 1 clip, {threads} thread: {ratio:.2f}x "
+                           f"(target <= {TARGET_BATCH_RATIO:g}x) "
+                           f"{'met' if ratio <= TARGET_BATCH_RATIO else 'MISSED'}")
+    return out
+
+
 def machine() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
@@ -221,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "meets" if r["median_ms"] <= TARGET_MS_PER_CLIP else "MISSES"
             print(f"{verdict} the {TARGET_MS_PER_CLIP:.0f} ms target per 1 s clip on 2 threads "
                   f"({r['policy']}, {r['load']}): {r['median_ms']:.2f} ms")
+        print("\n".join(ratio_verdicts(rows)))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
     return 0

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numba
 import numpy as np
 import torch
 
 from distill.audio.config import ComplexSpectrogramConfig
+
+T = TypeVar("T")
 
 #: Equivalent-Gaussian time-frequency ratio of a Hann window, times n_fft**2.
 HANN_GAMMA = 0.25645
@@ -76,7 +80,6 @@ def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpect
     # the two ranges run in parallel when torch may use more than one thread.
     tasks = [(b, lo, hi) for b in range(out.shape[0])
              for lo, hi in _bands(logmag_np[b], level_np[b], PARALLEL_BANDS)]
-    workers = min(torch.get_num_threads(), len(tasks))
 
     def run(task: tuple[int, int, int]) -> None:
         b, lo, hi = task
@@ -85,12 +88,19 @@ def pghi_phase(magnitude: torch.Tensor, freq: torch.Tensor, config: ComplexSpect
                 np.ascontiguousarray(level_np[b, :, lo:hi]), *scales, lo, seed + b, N_BUCKETS, part)
         out[b, :, lo:hi] = part
 
+    run_tasks(run, tasks, torch.get_num_threads())
+    return torch.from_numpy(out).to(device=magnitude.device, dtype=magnitude.dtype)
+
+
+def run_tasks(fn: Callable[[T], object], tasks: list[T], workers: int) -> None:
+    """``fn`` over ``tasks``: on a shared pool of ``workers`` threads when more than one
+    (numba kernels release the GIL), else in the calling thread."""
+    workers = min(workers, len(tasks))
     if workers > 1:
-        list(_pool(workers).map(run, tasks))
+        list(_pool(workers).map(fn, tasks))
     else:
         for task in tasks:
-            run(task)
-    return torch.from_numpy(out).to(device=magnitude.device, dtype=magnitude.dtype)
+            fn(task)
 
 
 @dataclass(frozen=True, eq=False)
