@@ -39,7 +39,8 @@ from distill.training.distributed import Distributed, is_collective_error, peer_
 from distill.training.events import Failed, Finished, RunEvent, TrainingCancelledError, TrainingControl
 from distill.training.finalize import finalize_model
 from distill.training.presets import ensure_min_steps, resolve_preset
-from distill.training.trainer import Trainer, TrainOutcome
+from distill.training.state import TrainOutcome
+from distill.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from distill.training.config import TrainingConfig
 
@@ -117,3 +117,20 @@ def stft_factor(step: int, total_steps: int, config: TrainingConfig) -> float:
     if step < start:
         return 0.0
     return 1.0 if ramp <= 0 else min(1.0, (step - start) / ramp)
+
+
+Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged", "bad_data",
+                 "checkpoint_failed"]
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """How ``Trainer.run`` ended; ``message`` explains a divergence, bad data or a failed
+    checkpoint; ``bad_clip`` is ``(file index, clip index)`` of a clip holding NaN/inf
+    (file index into the cache's usable files)."""
+
+    status: Status
+    epochs: int
+    steps: int
+    message: str | None = None
+    bad_clip: tuple[int, int] | None = None

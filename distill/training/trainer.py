@@ -24,8 +24,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 import torch
 
@@ -53,26 +52,11 @@ from distill.training.events import (
     TrainingStarted,
 )
 from distill.training.preview import preview_source, render_preview
-from distill.training.state import TrainState, kl_beta, loss_limit, stft_factor
+from distill.training.state import Status, TrainOutcome, TrainState, kl_beta, loss_limit, stft_factor
 
 log = logging.getLogger(__name__)
 
-Status = Literal["finished", "stopped", "cancelled", "stopped_early", "diverged", "bad_data",
-                 "checkpoint_failed"]
 _STOPPED = "stopped"  # train_epoch: a stop was agreed (cancel, finish, failed checkpoint)
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """How ``Trainer.run`` ended; ``message`` explains a divergence, bad data or a failed
-    checkpoint; ``bad_clip`` is ``(file index, clip index)`` of a clip holding NaN/inf
-    (file index into the cache's usable files)."""
-
-    status: Status
-    epochs: int
-    steps: int
-    message: str | None = None
-    bad_clip: tuple[int, int] | None = None
 
 
 class _BadClipError(Exception):
