@@ -8,6 +8,10 @@ Stored through ``save_model``'s extras (``to_model_extras``) — tensors:
   projections, and any two dataset sounds can be morphed without re-encoding;
   4 * N * D bytes, e.g. 1 MB for 2000 clips at D = 128);
 - ``latent.clip_files`` / ``latent.clip_indices`` ``[N]`` int64 (where each clip comes from);
+- ``latent.layout_points`` ``[N, 2]`` (optional): the clips' positions on the nonlinear map
+  (``distill.latent.layout``); its settings in the metadata's ``"layout"``. Files without
+  it (written before the layout existed, or with it turned off) map through PCA's first
+  two axes;
 
 and metadata ``{"latent": {"version", "config", "latent_dim", "num_clips",
 "total_variance", "files": [relpath, ...], "axes": [AxisInfo dict, ...]}}``, the axes in
@@ -25,6 +29,7 @@ import torch
 
 from distill.latent.config import LatentConfig
 from distill.latent.errors import LatentFormatError
+from distill.latent.layout import LayoutConfig, MapLayout
 from distill.latent.space import AxisInfo, LatentSpace
 
 #: Version of the stored layout; readers refuse newer ones.
@@ -51,6 +56,10 @@ class LatentAnalysis:
         Total variance of ``clip_latents`` (the denominator of ``variance_ratio``).
     config
         The settings the analysis ran with.
+    layout
+        The nonlinear map of the clips, or None: the map is then PCA's first two axes.
+        Every map question (points, limits, labels, map <-> latent) goes through the
+        ``map_*`` methods below, so the pad, the cursor and the sliders agree.
     """
 
     space: LatentSpace
@@ -60,6 +69,7 @@ class LatentAnalysis:
     files: tuple[str, ...]
     total_variance: float
     config: LatentConfig
+    layout: MapLayout | None = None
 
     @property
     def axes(self) -> tuple[AxisInfo, ...]:
@@ -69,9 +79,52 @@ class LatentAnalysis:
     def num_clips(self) -> int:
         return int(self.clip_latents.shape[0])
 
+    # ------------------------------------------------------------------ the map (XY pad)
+    @property
+    def has_layout(self) -> bool:
+        return self.layout is not None
+
     def map_points(self) -> torch.Tensor:
-        """``[N, 2]`` map coordinates of every clip (first two axes; y = 0 with one axis)."""
+        """``[N, 2]`` map coordinates of every clip (the layout's, or the first two axes'
+        values; y = 0 with one axis)."""
+        if self.layout is not None:
+            return self.layout.points.clone()
         return self.space.latent_to_map(self.clip_latents)
+
+    def map_to_latent(self, x: float, y: float, base: torch.Tensor | None = None) -> torch.Tensor:
+        """A map point -> latent ``[D]``.
+
+        With a layout, the nearest clips' latents interpolated (``MapLayout.to_latent``;
+        the whole point moves: the map is not a pair of axes, so nothing is "off" it);
+        without, the first two axes set to ``(x, y)`` with the rest taken from ``base``
+        (``LatentSpace.map_to_latent``).
+        """
+        if self.layout is not None:
+            return self.layout.to_latent(torch.tensor([float(x), float(y)])).float()
+        return self.space.map_to_latent(x, y, base=base)
+
+    def latent_to_map(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents ``[..., D]`` -> map points ``[..., 2]`` (where the cursor of a latent sits)."""
+        if self.layout is not None:
+            return self.layout.to_map(z)
+        return self.space.latent_to_map(z)
+
+    def map_limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``((x0, x1), (y0, y1))``: the range the data covers on the map (the pad may widen it)."""
+        if self.layout is not None:
+            return self.layout.limits()
+        axes = self.axes
+        if not axes:
+            raise ValueError("this latent space has no axes, so no map")
+        x = (axes[0].low, axes[0].high)
+        return x, ((axes[1].low, axes[1].high) if len(axes) > 1 else (0.0, 0.0))
+
+    def map_labels(self) -> tuple[str, str]:
+        """Names of the map's x and y directions (the layout's have none: sounds of one
+        kind lie together, directions mean nothing by themselves)."""
+        if self.layout is not None:
+            return "", ""
+        return (self.axes[0].label if self.axes else "", self.axes[1].label if len(self.axes) > 1 else "")
 
     def clip_source(self, clip: int) -> tuple[str, int]:
         """``(relpath, clip index within that file)`` of clip ``clip`` (0-based)."""
@@ -86,6 +139,8 @@ class LatentAnalysis:
             f"{METADATA_KEY}.clip_files": self.clip_files,
             f"{METADATA_KEY}.clip_indices": self.clip_indices,
         }
+        if self.layout is not None:
+            tensors[f"{METADATA_KEY}.layout_points"] = self.layout.points
         metadata = {METADATA_KEY: {
             "version": LATENT_FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -95,6 +150,8 @@ class LatentAnalysis:
             "files": list(self.files),
             "axes": [axis.to_dict() for axis in self.axes],
         }}
+        if self.layout is not None:
+            metadata[METADATA_KEY]["layout"] = {"method": "tsne", "config": self.layout.config.to_dict()}
         return tensors, metadata
 
     @classmethod
@@ -130,7 +187,8 @@ class LatentAnalysis:
                            clip_files=t["clip_files"].long(), clip_indices=t["clip_indices"].long(),
                            files=tuple(str(f) for f in doc["files"]),
                            total_variance=float(doc["total_variance"]),
-                           config=LatentConfig.from_dict(doc["config"]))
+                           config=LatentConfig.from_dict(doc["config"]),
+                           layout=_stored_layout(extra_tensors, doc, t["clip_latents"].float()))
         except (KeyError, TypeError, ValueError) as exc:
             raise LatentFormatError(f"the model's latent analysis is corrupt ({exc})") from None
         analysis.check()
@@ -158,3 +216,20 @@ def _with_counts(axes: tuple[AxisInfo, ...], doc: Mapping[str, Any], num_clips: 
     files = int(torch.unique(clip_files).numel())
     return tuple(a if a.sweep_points else a.replace(sweep_points=steps, fitted_clips=num_clips,
                                                    fitted_files=files) for a in axes)
+
+
+def _stored_layout(extra_tensors: Mapping[str, torch.Tensor], doc: Mapping[str, Any],
+                   clip_latents: torch.Tensor) -> MapLayout | None:
+    """The stored layout, or None for a file without one (the map falls back to PCA).
+    Raises ``ValueError`` (reported as a corrupt analysis) when it is half there or
+    does not fit the clips."""
+    points = extra_tensors.get(f"{METADATA_KEY}.layout_points")
+    if points is None and "layout" not in doc:
+        return None
+    if points is None or not isinstance(doc.get("layout"), dict):
+        raise ValueError("the map layout is incomplete")
+    points = points.detach().cpu().float()
+    if not bool(torch.isfinite(points).all()):
+        raise ValueError("the map layout holds NaN or infinite positions")
+    return MapLayout(points=points, latents=clip_latents,
+                     config=LayoutConfig.from_dict(doc["layout"].get("config", {})))

@@ -16,6 +16,14 @@ principal axes and names them by ear (the result and its storage: ``distill.late
    hardly varies in the data gets a huge relative change from any decoder drift.)
    Of tied features of one family (centroid, rolloff, spread) only the family's
    preferred one competes.
+5. No repeated name where another feature explains the axis nearly as well: when the
+   winner's label is already an earlier axis', the best feature whose label is still free
+   and whose |rho| is within ``ALTERNATIVE_TOLERANCE`` of the best names the axis instead
+   (24 real recordings, one model: "Air, Brightness, Air 2, Air 3, Brightness 2" became
+   "Air, Brightness, Bandwidth, Noisiness, Loudness", each new name at |rho| 1.00 like
+   the one it replaced: decoders couple features). Without such a feature the
+   repeat is told apart by the runner-up of another family ("Sustain + Pitch"), and
+   only when nothing else follows the axis by a number ("Sustain 2").
 
 Runs on the caller's thread (the trainer's worker, or the CLI); progress through
 ``on_event``, cancellation checked between batches and between axes.
@@ -40,6 +48,7 @@ from distill.latent.config import LatentConfig
 from distill.latent.errors import AnalysisCancelledError
 from distill.latent.events import AnalysisFinished, AxisMeasured, ClipsEncoded, LatentEvent
 from distill.latent.features import FEATURE_NAMES, feature, measure_features
+from distill.latent.layout import LayoutConfig, fit_layout
 from distill.latent.pca import fit_pca, select_axes, spearman
 from distill.latent.space import AxisInfo, LatentSpace
 from distill.models.vae import ConvVAE
@@ -47,12 +56,16 @@ from distill.progress import CancelFlag, EventCallback, cancel_check, emitter
 
 log = logging.getLogger(__name__)
 
+#: How much lower |rho| a feature with a free label may have than the winner and still
+#: name an axis whose winner's label is taken (a claim nearly as strong, and distinct).
+ALTERNATIVE_TOLERANCE = 0.1
+
 
 def analyze_latents(model: ConvVAE, cache: DatasetCache,
                     spectrogram: ComplexSpectrogram | ComplexSpectrogramConfig,
                     normalization: NormalizationStats, *, config: LatentConfig | None = None,
                     on_event: EventCallback[LatentEvent] | None = None,
-                    cancel: CancelFlag = None) -> LatentAnalysis:
+                    cancel: CancelFlag = None, layout: LayoutConfig | None = None) -> LatentAnalysis:
     """Encode every clip of ``cache``, find the principal axes and label them.
 
     Parameters
@@ -74,6 +87,9 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
         axis) and ``AnalysisFinished``.
     cancel
         ``threading.Event`` or callable, checked between batches and axes.
+    layout
+        Settings of the nonlinear map (``distill.latent.layout``; defaults when None). The
+        map the pad plays is that layout when one is fitted, PCA's first two axes otherwise.
 
     Returns
     -------
@@ -96,7 +112,8 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
     was_training = model.training
     model.eval()
     try:
-        latents, files, indices = _encode_all(model, cache, normalization, config.batch_size, emit, stop)
+        latents, files, indices, spectra = _encode_all(model, cache, normalization, config.batch_size,
+                                                       emit, stop)
         pca = fit_pca(latents)
         num_axes = select_axes(pca, config.min_variance_ratio, config.max_axes)
         components = pca.components[:num_axes]
@@ -118,9 +135,12 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
     finally:
         model.train(was_training)
     space = LatentSpace(pca.mean, components, tuple(axes))
+    if stop():
+        raise AnalysisCancelledError
     analysis = LatentAnalysis(space=space, clip_latents=latents, clip_files=files, clip_indices=indices,
                               files=tuple(e.relpath for e in cache.files),
-                              total_variance=pca.total_variance, config=config)
+                              total_variance=pca.total_variance, config=config,
+                              layout=fit_layout(latents, layout, spectra) if num_axes >= 2 else None)
     seconds = time.monotonic() - start
     log.info("latent analysis: %d clips, %d axes (%s) in %.1f s", analysis.num_clips, num_axes,
              ", ".join(space.labels) or "none", seconds)
@@ -130,13 +150,15 @@ def analyze_latents(model: ConvVAE, cache: DatasetCache,
 
 def _encode_all(model: ConvVAE, cache: DatasetCache, normalization: NormalizationStats,
                 batch_size: int, emit: EventCallback[LatentEvent], stop: Callable[[], bool]
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``mu`` ``[N, D]`` of every cached clip (CPU float32), with file and clip indices ``[N]``."""
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``mu`` ``[N, D]`` of every cached clip (CPU float32), its file and clip indices ``[N]``
+    and its long-term spectrum ``[N, M]`` (log-mel magnitude averaged over time: what the
+    clip sounds like, for the map layout)."""
     total = sum(e.clips for e in cache.files)
     if total == 0:
         raise DatasetError("the dataset holds no clips to analyse")
     device = next(model.parameters()).device
-    out, files, indices = [], [], []
+    out, files, indices, spectra = [], [], [], []
     done = 0
     for batch, file_ids, clip_ids in _batches(cache, batch_size):
         if stop():
@@ -145,11 +167,12 @@ def _encode_all(model: ConvVAE, cache: DatasetCache, normalization: Normalizatio
         with torch.inference_mode():
             mu, _ = model.encode(x)
         out.append(mu.float().cpu())
+        spectra.append(torch.from_numpy(batch[:, 0].mean(axis=-1)).float())
         files.append(torch.from_numpy(file_ids))
         indices.append(torch.from_numpy(clip_ids))
         done += batch.shape[0]
         emit(ClipsEncoded(done, total))
-    return torch.cat(out), torch.cat(files), torch.cat(indices)
+    return torch.cat(out), torch.cat(files), torch.cat(indices), torch.cat(spectra)
 
 
 def _batches(cache: DatasetCache, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -208,13 +231,13 @@ def _label_axis(index: int, values: dict[str, np.ndarray], value_range: tuple[fl
         for n in tied:  # FEATURE_NAMES order: the family's preferred member comes first
             heads.setdefault(feature(n).family, n)
         name = max(heads.values(), key=lambda n: spans[n])  # equal spans: the first wins
+        if _taken(feature(name).label, taken):
+            free = [n for n in FEATURE_NAMES if not _taken(feature(n).label, taken)
+                    and abs(rhos[n]) >= max(best - ALTERNATIVE_TOLERANCE, config.min_label_correlation)]
+            if free:
+                name = max(free, key=lambda n: (abs(rhos[n]), spans[n]))
     direction = -1 if name is not None and rhos[name] < 0 else 1
-    if name is None:
-        label = f"Axis {index + 1}"
-    else:
-        label = feature(name).label
-        repeats = sum(1 for t in taken if t == label or t.startswith(label + " "))
-        label = f"{label} {repeats + 1}" if repeats else label
+    label = f"Axis {index + 1}" if name is None else _distinct_label(name, rhos, taken, config)
     low, high = sorted((direction * value_range[0], direction * value_range[1]))
     return AxisInfo(label=label, feature=name,
                     correlation=None if name is None else abs(rhos[name]),
@@ -228,3 +251,24 @@ def _span(values: np.ndarray, resolution: float) -> float:
     """Range of a feature along the sweep in just-noticeable differences (0 when not finite)."""
     extent = float(np.max(values) - np.min(values))
     return extent / resolution if np.isfinite(extent) else 0.0
+
+
+def _taken(label: str, taken: list[str]) -> bool:
+    """``label`` names an earlier axis (alone, numbered or with a runner-up)."""
+    return any(t == label or t.startswith(label + " ") for t in taken)
+
+
+def _distinct_label(name: str, rhos: dict[str, float], taken: list[str], config: LatentConfig) -> str:
+    """``name``'s label; when an earlier axis has it, with the runner-up of another family
+    ("Sustain + Pitch") or, when no other feature follows the axis, a number ("Sustain 2")."""
+    label = feature(name).label
+    if not _taken(label, taken):
+        return label
+    others = [n for n in FEATURE_NAMES if feature(n).family != feature(name).family
+              and abs(rhos[n]) >= config.min_label_correlation]
+    if others:
+        runner_up = f"{label} + {feature(max(others, key=lambda n: abs(rhos[n]))).label}"
+        if runner_up not in taken:
+            return runner_up
+    repeats = sum(1 for t in taken if t == label or t.startswith(label + " "))
+    return f"{label} {repeats + 1}"

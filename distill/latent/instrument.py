@@ -7,8 +7,13 @@ mapping, ``LatentSpace``:
 - moving one slider changes only that axis' coordinate; everything the other sliders
   and the off-axis part of the latent hold stays (a point picked on the map and then
   brightened keeps its character);
-- the XY pad moves the first two axes the same way (``LatentSpace.map_to_latent`` with
-  the current point as the base);
+- the XY pad goes through the analysis' map (``LatentAnalysis.map_to_latent``): with a
+  nonlinear layout, to the interpolated latents of the clips near the pad point; without
+  one, the first two axes move the way sliders do (the current point as the base). The
+  cursor of any point comes from the same place (``LatentAnalysis.latent_to_map``), except
+  that a point the pad itself set reports the pad position it was set from (the layout's
+  two directions are interpolations, not exact inverses, and a cursor must not creep
+  away from the hand);
 - the morph puts the point on the ``slerp`` path between two ends A and B, around the
   dataset's mean latent;
 - Reset puts an axis (or all) back to the dataset's mean; Randomize draws every axis
@@ -46,6 +51,7 @@ class InstrumentState:
         self.analysis = analysis
         self.space: LatentSpace | None = analysis.space if analysis is not None else None
         self._latent = self._origin()
+        self._pad: tuple[tuple[float, float], torch.Tensor] | None = None  # (xy, the latent it set)
         self.morph_a: torch.Tensor | None = None
         self.morph_b: torch.Tensor | None = None
         self.morph_position = 0.0
@@ -67,10 +73,12 @@ class InstrumentState:
         return self.space.latent_to_controls(self._latent)
 
     def xy(self) -> tuple[float, float] | None:
-        """The current point on the map (the first two axes), or None without axes."""
+        """The current point on the map (where the pad's cursor sits), or None without axes."""
         if self.num_axes == 0:
             return None
-        x, y = self.space.latent_to_map(self._latent).tolist()
+        if self._pad is not None and torch.equal(self._pad[1], self._latent):
+            return self._pad[0]
+        x, y = self.analysis.latent_to_map(self._latent).tolist()
         return float(x), float(y)
 
     @property
@@ -108,8 +116,10 @@ class InstrumentState:
         return self.latent
 
     def set_xy(self, x: float, y: float) -> torch.Tensor:
-        """The XY pad: the first two axes to ``(x, y)``, everything else stays."""
-        self._latent = self._require_space().map_to_latent(x, y, base=self._latent).float()
+        """The XY pad at map point ``(x, y)`` (see the module docstring for what moves)."""
+        self._require_space()
+        self._latent = self.analysis.map_to_latent(float(x), float(y), base=self._latent).float()
+        self._pad = ((float(x), float(y)), self._latent.clone())
         return self.latent
 
     def go_to_clip(self, clip: int) -> torch.Tensor:
