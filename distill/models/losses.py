@@ -1,6 +1,10 @@
 """The VAE loss, term by term, on normalised 2-channel spectrograms ``[B, 2, M, T]``.
 
-- magnitude: L1 on channel 0 (normalised log-mel magnitude);
+- magnitude: L1 on channel 0 (normalised log-mel magnitude). With
+  ``weights.magnitude_range`` > 0 both sides are first raised to a floor that far below
+  the target clip's loudest bin: bins the target holds as near-silence count only when the
+  reconstruction puts sound there, and the model is not paid for copying the texture of
+  a noise floor 100 dB down (log compression gives that floor half the numeric range);
 - instantaneous frequency: L1 on channel 1, weighted by the target's channel 0
   normalised to mean 1 over the batch — IF is only audible (and only meaningful) where
   there is energy, and quiet bands are masked to 0 in the data anyway;
@@ -9,7 +13,11 @@
   reconstruction and the one synthesised from the target. The caller supplies
   ``synthesize`` (denormalise + ``ComplexSpectrogram.complex_mel_to_waveform(phase=
   "locked")``, which is differentiable) so this module stays free of audio settings;
-- KL divergence to N(0, I): summed over latent dimensions, averaged over the batch.
+- KL divergence to N(0, I): summed over latent dimensions, averaged over the batch. With
+  ``weights.kl_free_bits`` > 0 each dimension's batch-mean KL under that many nats costs
+  nothing ("free bits", Kingma et al. 2016): a dimension may carry that much information
+  before the prior pulls on it, so a stronger KL weight shapes the space without
+  collapsing it. ``LossTerms.kl`` reports the plain divergence either way.
 
 ``vae_loss`` returns every term separately (``LossTerms``) so the trainer can report
 them; the KL term is weighted by ``weights.kl * beta`` (beta is the warm-up ramp).
@@ -54,9 +62,17 @@ class LossTerms:
         return {f.name: float(getattr(self, f.name).detach()) for f in fields(self)}
 
 
-def magnitude_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error on channel 0 of ``[B, 2, M, T]`` (normalised magnitude)."""
-    return (recon[:, 0] - target[:, 0]).abs().mean()
+def magnitude_loss(recon: torch.Tensor, target: torch.Tensor, floor_range: float = 0.0) -> torch.Tensor:
+    """Mean absolute error on channel 0 of ``[B, 2, M, T]`` (normalised magnitude).
+
+    ``floor_range`` > 0: both sides are raised to ``peak - floor_range`` first, ``peak`` the
+    target clip's largest channel-0 value (so errors under the floor on both sides count 0).
+    """
+    r, t = recon[:, 0], target[:, 0]
+    if floor_range > 0:
+        floor = t.detach().amax(dim=(1, 2), keepdim=True) - floor_range
+        r, t = torch.maximum(r, floor), torch.maximum(t, floor)
+    return (r - t).abs().mean()
 
 
 def instantaneous_frequency_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -112,10 +128,25 @@ def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
     return total / len(fft_sizes)
 
 
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``[D]``: KL(N(mu, exp(logvar)) || N(0, 1)) of each latent dimension, mean over the batch."""
+    logvar = logvar.clamp(*LOGVAR_RANGE)
+    return (-0.5 * (1 + logvar - mu.square() - logvar.exp())).mean(dim=0)
+
+
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) of ``[B, D]`` posteriors: sum over D, mean over B."""
-    logvar = logvar.clamp(*LOGVAR_RANGE)
-    return (-0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(dim=1)).mean()
+    return kl_per_dimension(mu, logvar).sum()
+
+
+def kl_penalty(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float = 0.0) -> torch.Tensor:
+    """The KL term that is optimised: per dimension at least ``free_bits`` nats, summed.
+
+    The clamp makes dimensions under the threshold constant (no gradient), so the prior
+    pulls only on those that carry more.
+    """
+    per_dim = kl_per_dimension(mu, logvar)
+    return per_dim.clamp_min(free_bits).sum() if free_bits > 0 else per_dim.sum()
 
 
 def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -146,7 +177,7 @@ def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar
     if recon.shape != target.shape or recon.dim() != 4 or recon.shape[1] != 2:
         raise ValueError(f"expected two spectrogram batches [B, 2, M, T] of one shape, got "
                          f"{list(recon.shape)} and {list(target.shape)}")
-    mag = magnitude_loss(recon, target)
+    mag = magnitude_loss(recon, target, weights.magnitude_range)
     inst = instantaneous_frequency_loss(recon, target)
     if synthesize is not None and weights.stft != 0:
         with torch.no_grad():
@@ -154,7 +185,9 @@ def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar
         stft = multi_resolution_stft_loss(synthesize(recon), target_wave)
     else:
         stft = recon.new_zeros(())
-    kl = kl_divergence(mu, logvar)
+    per_dim = kl_per_dimension(mu, logvar)
+    kl = per_dim.sum()
+    penalty = per_dim.clamp_min(weights.kl_free_bits).sum() if weights.kl_free_bits > 0 else kl
     total = (weights.magnitude * mag + weights.instantaneous_frequency * inst
-             + weights.stft * stft + weights.kl * beta * kl)
+             + weights.stft * stft + weights.kl * beta * penalty)
     return LossTerms(magnitude=mag, instantaneous_frequency=inst, stft=stft, kl=kl, total=total)
