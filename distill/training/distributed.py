@@ -132,6 +132,14 @@ class Distributed:
         if self.active and dist.is_initialized():
             dist.destroy_process_group()
 
+    def leave_together(self) -> None:
+        """After a run that ended well: wait until every process is done with its
+        collectives (rank 0 may still be saving and analysing), so no process tears its
+        gloo/NCCL threads down while a peer's last operation is in flight (that aborted a
+        process once: "terminate called without an active exception")."""
+        if self.active and dist.is_initialized():
+            dist.barrier()
+
     def threads(self, requested: int) -> int:
         """CPU threads of this process: as requested, or (0) its share of the cores."""
         return requested if requested > 0 else max(1, available_cores() // self.local_world_size)

@@ -141,8 +141,10 @@ def _train(source: str | Path | DatasetCache, output: Path, setup: RunConfig, ex
     try:
         with dist.main_first():  # rank 0 builds the cache; the others then read it
             cache = load_cache(source, resumed.run if resumed else setup, cache_dir, emit, control)
-        return _train_cached(cache, output, setup, explicit, emit, control, checkpoint_dir, resumed,
-                             dist)
+        result = _train_cached(cache, output, setup, explicit, emit, control, checkpoint_dir, resumed,
+                               dist)
+        dist.leave_together()
+        return result
     except Exception as exc:
         if dist.active and is_collective_error(exc):
             raise peer_failure(exc) from None
