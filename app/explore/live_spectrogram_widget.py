@@ -54,6 +54,11 @@ class LiveSpectrogramWidget(QWidget):
         self._layout.addWidget(self.spectrogram)
         self._frames = max(1, frames)
         self._levels = None
+        # Until something plays, the window it will scroll through, silent: real time and
+        # frequency axes instead of an empty plot's meaningless ones.
+        self.spectrogram.set_spectrogram(np.zeros((2, config.n_mels, self._frames), np.float32),
+                                         levels=(0.0, 1.0))
+        self.spectrogram.set_title(IDLE_TITLE)
         self._update_timer()
 
     @property
