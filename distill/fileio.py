@@ -4,7 +4,7 @@ Model files, checkpoints, cache entries, manifests, presets and exported audio a
 through ``write_atomically``: nothing half-written ever carries the final name.
 
 A write killed outright (``kill -9``, power loss) leaves its hidden temporary file
-``.NAME.XXXXXXXX.part`` behind (up to ~200 MB for a checkpoint). The first write of a
+``.NAME.<random>.part`` behind (up to ~200 MB for a checkpoint). The first write of a
 process to a folder removes the stale ones: a temporary file is locked (``flock``) for
 as long as its writer lives, so one that can be locked and has not been touched for
 ``STALE_PART_SECONDS`` belongs to a dead writer (without ``fcntl``, age alone decides,

@@ -116,7 +116,7 @@ class MidiInput:
                 self.port_name = names[index]
         except MidiUnavailableError:
             raise
-        except Exception as exc:  # rtmidi.InvalidPortError, NotImplementedError on Windows (virtual)
+        except Exception as exc:  # rtmidi.InvalidPortError; Windows has no virtual ports (rtmidi raises)
             raise MidiUnavailableError(f"MIDI port cannot be opened: {exc}") from None
         log.info("MIDI: listening to %s", self.port_name)
 
