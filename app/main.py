@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.services.exception_hook import setup_file_logging
+    from app.services.gc_guard import MainThreadCollector
     from app.services.resources import resource_root
     from app.services.settings import APPLICATION, ORGANIZATION
     from app.services.theme import apply_theme
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = setup_file_logging(logging.DEBUG if args.verbose else logging.INFO)
     apply_thread_policy()
     apply_theme(app)
+    collector = MainThreadCollector(app)  # noqa: F841  (Qt objects die on the GUI thread only)
     app.setWindowIcon(QIcon(str(resource_root() / "icons" / "distill-studio-256.png")))
     if args.smoke_test:
         from app.smoke import run_smoke_test

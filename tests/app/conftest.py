@@ -30,6 +30,16 @@ BROKEN_FILES = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_garbage_collection(qapp):
+    """As in the studio: collections run on the GUI thread only (app.services.gc_guard)."""
+    from app.services.gc_guard import MainThreadCollector
+
+    collector = MainThreadCollector()
+    yield collector
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def no_worker_left_running():
     """Fail a test that leaves a worker thread running (and join it so the next test is safe)."""
