@@ -21,9 +21,10 @@ def test_cycles_are_collected_on_the_gui_thread_only(qtbot, gui_thread_garbage_c
     holder.cycle = holder  # only a collection can free it
     del holder
 
+    kept = []
+
     def allocate():  # far past the first generation's threshold, were collection automatic
-        junk = [[i] for i in range(200_000)]
-        del junk
+        kept.append([[i] for i in range(200_000)])  # kept: the collector counts net allocations
 
     worker = threading.Thread(target=allocate)
     worker.start()
@@ -31,3 +32,4 @@ def test_cycles_are_collected_on_the_gui_thread_only(qtbot, gui_thread_garbage_c
     assert destroyed_on == []  # the worker's allocations collected nothing
     qtbot.waitUntil(lambda: bool(destroyed_on), timeout=5000)  # the GUI thread's timer did
     assert destroyed_on == [QThread.currentThread()]
+    kept.clear()
