@@ -67,6 +67,7 @@ import torch
 import numpy as np
 
 from distill.audio.playback import PlaybackEngine
+from distill.audio.ring import RingTap
 from distill.render import ControlState, RealtimeConfig, RealtimeLoop, Renderer
 from distill.threads import BACKGROUND_NICE, lower_thread_priority
 
@@ -109,31 +110,6 @@ def sweep(renderer: Renderer, n: int, seed: int = 0) -> list[torch.Tensor]:
     rng = np.random.default_rng(seed)
     walk = np.cumsum(rng.standard_normal((n, renderer.latent_dim)) * 0.05, axis=0)
     return [torch.as_tensor(w, dtype=torch.float32) for w in walk]
-
-
-class Tap:
-    """What the callback played, by absolute ring sample, and where splices were written."""
-
-    def __init__(self, engine: PlaybackEngine, seconds: float) -> None:
-        self.audio = np.zeros(int((seconds + 5) * engine.sample_rate), dtype=np.float32)
-        self.splices: list[int] = []
-        ring = engine.ring
-        read, write = ring.read, ring.write
-
-        def tapped_read(out, now, dac_delay):
-            r = ring.read_pos
-            result = read(out, now, dac_delay)
-            if r + out.shape[0] <= self.audio.shape[0]:
-                self.audio[r:r + out.shape[0]] = out
-            return result
-
-        def tapped_write(samples, at, stamp=None):
-            ok = write(samples, at, stamp)
-            if ok and stamp is not None:
-                self.splices.append(at)
-            return ok
-
-        ring.read, ring.write = tapped_read, tapped_write
 
 
 def seam_measures(audio: np.ndarray, splices: list[int], start: int, end: int) -> dict[str, float]:
@@ -212,7 +188,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     if args.train:
         training = start_training(args.train_threads, args.train_nice)
         time.sleep(args.train_warmup)  # past dataset caching, into the epochs
-    tap = Tap(engine, args.seconds)
+    tap = RingTap(engine.ring, int((args.seconds + 5) * engine.sample_rate))
     n = int(args.seconds * CHANGES_PER_SECOND)
     latents = sweep(renderer, n)
     engine.reset_counters()

@@ -163,3 +163,39 @@ class SpliceRing:
         self._latency[self.latency_count % LATENCY_SLOTS] = latency
         self.latency_count += 1
         self.last_latency = latency
+
+
+class RingTap:
+    """Measurement only: records what the callback read, by absolute ring sample, and where
+    stamped writes (splices) landed — for tests and ``benchmarks/realtime.py``.
+
+    It wraps ``ring.read``/``ring.write`` of a live ring (the callback then copies into
+    ``audio`` too), so never install it in the studio.
+
+    Parameters
+    ----------
+    ring
+        The engine's ``SpliceRing``.
+    samples
+        Length of ``audio`` ``[samples]``; reads past it are not recorded.
+    """
+
+    def __init__(self, ring: SpliceRing, samples: int) -> None:
+        self.audio = np.zeros(samples, dtype=np.float32)
+        self.splices: list[int] = []
+        read, write = ring.read, ring.write
+
+        def tapped_read(out, now, dac_delay):
+            r = ring.read_pos
+            result = read(out, now, dac_delay)
+            if r + out.shape[0] <= self.audio.shape[0]:
+                self.audio[r:r + out.shape[0]] = out
+            return result
+
+        def tapped_write(samples_, at, stamp=None):
+            ok = write(samples_, at, stamp)
+            if ok and stamp is not None:
+                self.splices.append(at)
+            return ok
+
+        ring.read, ring.write = tapped_read, tapped_write

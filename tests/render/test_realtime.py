@@ -16,6 +16,7 @@ import soundfile as sf
 import torch
 
 from distill.audio.playback import PlaybackEngine
+from distill.audio.ring import RingTap
 from distill.render import ControlState, RealtimeConfig, RealtimeLoop, render_performance
 from distill.render.performance import effect_frame, make_synthesizer
 from distill.render.stream import clip_cycle
@@ -59,31 +60,6 @@ def seam_jumps(audio: np.ndarray, points, radius: int = 2) -> tuple[float, float
     for p in points:
         near[max(0, p - radius):p + radius] = True
     return float(jumps[near].max()), float(jumps[~near].max())
-
-
-class Tap:
-    """Wraps an engine's ring: what the callback played by ring sample, and the splice points."""
-
-    def __init__(self, engine: PlaybackEngine, seconds: float) -> None:
-        self.played = np.zeros(int(seconds * SR), dtype=np.float32)
-        self.splices: list[int] = []
-        ring = engine.ring
-        read, write = ring.read, ring.write
-
-        def tapped_read(out, now, dac_delay):
-            r = ring.read_pos
-            result = read(out, now, dac_delay)
-            if r + out.shape[0] <= self.played.shape[0]:
-                self.played[r:r + out.shape[0]] = out
-            return result
-
-        def tapped_write(samples, at, stamp=None):
-            ok = write(samples, at, stamp)
-            if ok and stamp is not None:
-                self.splices.append(at)
-            return ok
-
-        ring.read, ring.write = tapped_read, tapped_write
 
 
 # ------------------------------------------------------------------ offline: render_performance
@@ -184,7 +160,7 @@ def test_a_submitted_state_is_spliced_in_continuously_with_its_time_stamp(render
     # spliced in ahead of the read position, and the latency is measured from its stamp.
     engine = PlaybackEngine()
     loop = RealtimeLoop(renderer, engine)
-    tap = Tap(engine, 2.0)
+    tap = RingTap(engine.ring, int(2.0 * SR))
     a, b = latents(renderer, 2)
     try:
         assert loop.start(timeout=60)
@@ -203,7 +179,7 @@ def test_a_submitted_state_is_spliced_in_continuously_with_its_time_stamp(render
     finally:
         loop.close()
     assert len(tap.splices) >= 2  # the first state, the second (and the fade-out at close)
-    body = tap.played[4096:40 * BLOCK]
+    body = tap.audio[4096:40 * BLOCK]
     envelope = np.convolve(np.abs(body), np.ones(96) / 96, mode="valid")  # 2 ms
     assert envelope.min() > 0.02 * envelope.max()  # never silent across the splice
     at_splice, elsewhere = seam_jumps(body, [tap.splices[1] - 4096])
@@ -220,7 +196,7 @@ def test_a_recorded_sweep_never_falls_silent_and_splices_do_not_click(renderer, 
     engine = PlaybackEngine()
     assert engine.start(rescan=True), engine.error
     loop = RealtimeLoop(renderer, engine)
-    tap = Tap(engine, 10.0)
+    tap = RingTap(engine.ring, int(10.0 * SR))
     ring = engine.ring
     recording = tmp_path / "sweep.wav"
     try:
@@ -252,7 +228,7 @@ def test_a_recorded_sweep_never_falls_silent_and_splices_do_not_click(renderer, 
         quiet = np.abs(recorded) < 1e-4
         runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]]))))[::2]
         assert runs.size == 0 or runs.max() < 0.003 * SR  # never a gap longer than 3 ms
-    body = tap.played[start + 4096:end]
+    body = tap.audio[start + 4096:end]
     points = [s - start - 4096 for s in tap.splices if start + 4096 < s < end - 1]
     assert len(points) > 10
     at_splices, elsewhere = seam_jumps(body, points)
