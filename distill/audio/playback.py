@@ -104,8 +104,9 @@ class PlaybackEngine:
         # At most one request starts per callback and a fade lasts ceil(fade / block)
         # callbacks, so this many voices never need to steal an audible one.
         self._voices = [_Voice() for _ in range(math.ceil(self._fade / block_size) + 3)]
-        #: The streamed instrument's audio (written by one producer thread; read here).
-        self.ring = SpliceRing(round(RING_SECONDS * sample_rate), block_size, sample_rate)
+        #: The streamed instrument's audio (written by one producer thread; read here). No
+        #: guard: a splice may land right after the block the callback has claimed.
+        self.ring = SpliceRing(round(RING_SECONDS * sample_rate), 0, sample_rate)
         self._stream_gain = 0.0  # callback-owned, ramps toward _stream_gain_target
         self._stream_gain_target = 1.0
         self._gain_step = 1.0 / max(1.0, GAIN_RAMP_MS * sample_rate / 1000)

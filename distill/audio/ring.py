@@ -5,16 +5,25 @@ absolute sample counts (Python ints, each written by one side only; an int assig
 atomic under the GIL), so the two sides never need a lock:
 
 - the **producer** (the real-time render thread) keeps a lead of audio written ahead and
-  may REWRITE it from any point at least ``guard`` samples past the read position (a
-  splice): the audio before that point is untouched, so a join made there is continuous,
-  and the consumer never waits. A write that comes too late (the consumer got within
-  ``guard`` of its start) is refused and the producer splices later. Each splice may
-  carry a time stamp (``time.perf_counter()`` of the event that caused it): the consumer
-  turns it into a control-to-sound latency when it plays the splice's first sample;
-- the **consumer** (the audio callback) copies the next samples out, zero-fills what is
-  missing (a dropout, if the stream was meant to be playing) and advances its position
-  whatever happened, like the DAC's clock. It only copies and writes numbers into
-  preallocated arrays: no allocation of arrays, no locks, no logging.
+  may REWRITE it from any point at least ``guard`` samples past the end of the block the
+  consumer has claimed (``reading_until``; a splice): the audio before that point is
+  untouched, so a join made there is continuous, and the consumer never waits. A write
+  that comes too late is refused and the producer splices later. Each splice may carry a
+  time stamp (``time.perf_counter()`` of the event that caused it): the consumer turns it
+  into a control-to-sound latency when it plays the splice's first sample;
+- the **consumer** (the audio callback) claims its block (``reading_until``) BEFORE it
+  copies, copies the next samples out, zero-fills what is missing (a dropout, if the
+  stream was meant to be playing) and advances its position whatever happened, like the
+  DAC's clock. It only copies and writes numbers into preallocated arrays: no allocation
+  of arrays, no locks, no logging.
+
+Because the claim comes first, a splice may land right after the block being played
+rather than a whole block further on (one callback period less latency). The only race
+left: the consumer claims a block that reaches into a splice between the producer's check
+and its copy (the GIL changed hands in between). The consumer then plays a few samples of
+the old audio where the new one starts: a join a little later than planned, which the
+synthesis makes continuous anyway (see ``distill.render.realtime``). It is counted
+(``torn``), never silent.
 """
 
 from __future__ import annotations
@@ -37,8 +46,8 @@ class SpliceRing:
     capacity
         Samples held (rounded up to a power of two); bounds the lead.
     guard
-        Samples past the read position under which a rewrite is refused (at least one
-        callback block, as a callback may be reading while the producer writes).
+        Samples past the consumer's claimed block (``reading_until``) under which a
+        rewrite is refused (0: right after it).
     sample_rate
         Turns sample offsets into seconds for the latency.
     """
@@ -50,6 +59,7 @@ class SpliceRing:
         self.guard = guard
         self.sample_rate = sample_rate
         self.read_pos = 0  # consumer-owned: the next sample the callback plays
+        self.reading_until = 0  # consumer-owned: end of the block it reads (claimed before the copy)
         self.write_pos = 0  # producer-owned: end of the valid samples
         self.end_pos = 0  # producer-owned: the stream is meant to play while read_pos < end_pos
         self._mark_pos = np.zeros(MARK_SLOTS, dtype=np.int64)
@@ -59,6 +69,7 @@ class SpliceRing:
         self._latency = np.zeros(LATENCY_SLOTS, dtype=np.float64)
         self.latency_count = 0  # consumer-owned
         self.dropouts = 0  # consumer-owned
+        self.torn = 0  # producer-owned: splices the consumer began to read while they were written
         self.last_latency: float | None = None
 
     @property
@@ -66,17 +77,25 @@ class SpliceRing:
         return self._buffer.shape[0]
 
     # ---------------------------------------------------------------- producer
-    def write(self, samples: np.ndarray, at: int, stamp: float | None = None) -> bool:
+    def write(self, samples: np.ndarray, at: int, stamp: float | None = None, blend: int = 0) -> bool:
         """Write ``samples`` [N] float32 from absolute sample ``at``.
 
         ``at`` before ``write_pos`` rewrites (a splice); after it, the gap is silence.
-        Returns False, writing nothing, when ``at`` is closer than ``guard`` to the read
-        position (a late splice) or the lead would overflow the ring.
+        ``blend`` > 0: the first ``blend`` samples fade (raised cosine) from the audio
+        already written there into ``samples``, so a join is continuous wherever it lands.
+        Returns False, writing nothing, when ``at`` is closer than ``guard`` to the end of
+        the consumer's claimed block (a late splice) or the lead would overflow the ring.
         """
         n = samples.shape[0]
         read = self.read_pos
-        if at < read + self.guard or at + n - read > self.capacity:
+        if at < self.reading_until + self.guard or at + n - read > self.capacity:
             return False
+        blend = min(blend, n, self.write_pos - at)
+        if blend > 0:
+            samples = samples.copy()  # the producer's thread: it may allocate
+            fade = 0.5 - 0.5 * np.cos(np.pi * (np.arange(blend, dtype=np.float32) + 0.5) / blend)
+            old = self._samples(at, blend)
+            samples[:blend] = old + fade * (samples[:blend] - old)
         gap = max(self.write_pos, read)
         if gap < at:
             self._zero(gap, at)
@@ -90,7 +109,15 @@ class SpliceRing:
             self._mark_stamp[slot] = stamp
             self._mark_head += 1
         self.write_pos = at + n
+        if self.reading_until > at:  # claimed while we wrote (module docstring): played on, joined later
+            self.torn += 1
         return True
+
+    def _samples(self, at: int, n: int) -> np.ndarray:
+        """A copy of the ``n`` samples written from ``at`` (producer side)."""
+        start = at & self._mask
+        first = min(n, self.capacity - start)
+        return np.concatenate([self._buffer[start:start + first], self._buffer[:n - first]])
 
     def _zero(self, lo: int, hi: int) -> None:
         start, n = lo & self._mask, hi - lo
@@ -112,6 +139,7 @@ class SpliceRing:
 
     def reset_counters(self) -> None:
         self.dropouts = 0
+        self.torn = 0
         self.latency_count = 0
         self.last_latency = None
 
@@ -125,6 +153,7 @@ class SpliceRing:
         """
         frames = out.shape[0]
         r = self.read_pos
+        self.reading_until = r + frames  # the claim, before the copy
         avail = min(max(self.write_pos - r, 0), frames)
         if avail > 0:
             start = r & self._mask
@@ -192,8 +221,8 @@ class RingTap:
                 self.audio[r:r + out.shape[0]] = out
             return result
 
-        def tapped_write(samples_, at, stamp=None):
-            ok = write(samples_, at, stamp)
+        def tapped_write(samples_, at, stamp=None, blend=0):
+            ok = write(samples_, at, stamp, blend)
             if ok and stamp is not None:
                 self.splices.append(at)
             return ok

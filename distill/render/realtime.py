@@ -5,14 +5,16 @@ One thread of its own (one torch thread, ``apply_realtime_policy``) owns a
 
 - it keeps ``lead_ms`` of audio written ahead, so a slow render never starves the
   callback, and keeps the synthesizer's snapshot after every frame of that lead;
-- a control state is decoded into a cycle (``clip_cycle``), then the lead is REWRITTEN
-  from the earliest frame boundary a safe margin past the callback's read position,
-  restarting the synthesizer from the snapshot saved there with the new cycle entering
-  (the splice). The audio before that boundary is untouched, the phase and the overlap
+- a control state is decoded into a cycle (``clip_cycle``, with the loop's own decoder
+  copy: bfloat16 where the CPU computes it natively), then the lead is REWRITTEN from the
+  earliest point past the block the callback has claimed, restarting the synthesizer
+  from the snapshot saved at the frame boundary before it with the new cycle entering
+  (the splice). The audio before that point is untouched, the phase and the overlap
   tail carry on, the representation crossfades: nothing restarts, nothing clicks, and
-  latency is decode + margin + the device's own, whatever the lead. A splice the
-  callback overtook while it was being synthesized is counted (``late_splices``) and
-  redone further on;
+  latency is decode + synthesis + the wait for the next callback + the device's own,
+  whatever the lead. If the callback claimed blocks during the synthesis, the write
+  lands after them (the synthesis covers ``margin_blocks`` and its own time of slack);
+  a splice it overtook even so is counted (``late_splices``) and redone further on;
 - semantics of ``submit``: a state the thread has taken is always rendered and
   delivered; then it takes the NEWEST pending state, and states replaced before they
   were taken are counted as skipped, never queued.
@@ -37,6 +39,7 @@ import torch
 
 from distill.audio.playback import PlaybackEngine
 from distill.audio.ring import FOREVER
+from distill.models.inference import realtime_decoder
 from distill.render.performance import make_synthesizer, render_performance
 from distill.render.realtime_config import ControlState, RealtimeConfig
 from distill.render.renderer import Renderer
@@ -74,6 +77,7 @@ class RealtimeStats:
     decode_ms_p50: float | None
     synth_ms_p95: float | None
     lead_ms: float
+    decode_precision: str = "float32"
 
 
 class RealtimeLoop:
@@ -102,6 +106,7 @@ class RealtimeLoop:
         self._lead = max(self._hop, round(self.config.lead_ms * sr / 1000))
         self._lead = min(self._lead, self._ring.capacity - 4 * self._hop)
         self._margin = round(self.config.margin_blocks * engine.block_size)
+        self._blend = round(self.config.splice_blend_ms * sr / 1000)
         self._wait = 0.5 * self._hop / sr
         # submit() <-> thread hand-off: one slot, newest wins.
         self._lock = threading.Lock()
@@ -115,6 +120,10 @@ class RealtimeLoop:
         self._state = self._synth.initial_state()
         self._snapshots: deque[tuple[int, SynthState]] = deque()  # (ring sample where it applies, state)
         self._cycle_key: tuple[torch.Tensor, str] | None = None
+        # The loop's own decoder copy (made on the thread, in _warm_up): the renderer's
+        # stays float32 for offline renders.
+        self._decoder: torch.nn.Module = renderer.decoder
+        self._precision = "float32"
         self._render_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         self._synth_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         self._decode_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
@@ -172,7 +181,8 @@ class RealtimeLoop:
                              late_splices=self._late, splices=self._splices, render_ms_p50=pct(render, 50),
                              render_ms_p95=pct(render, 95), render_ms_max=pct(render, 100),
                              decode_ms_p50=pct(decode, 50), synth_ms_p95=pct(synth, 95),
-                             lead_ms=1000 * self._lead / self.renderer.sample_rate)
+                             lead_ms=1000 * self._lead / self.renderer.sample_rate,
+                             decode_precision=self._precision)
 
     def recent_frames(self) -> np.ndarray | None:
         """``[2, M, T]`` denormalised frames played over the last ``history_seconds`` (a copy)."""
@@ -212,9 +222,11 @@ class RealtimeLoop:
 
     def _warm_up(self) -> None:
         """Decode and synthesize once, so the first real state renders at full speed."""
+        self._decoder, self._precision = realtime_decoder(self.renderer.decoder, self.config.decode_precision)
+        log.info("real-time decoder: %s", self._precision)
         analysis = self.renderer.analysis
         z = analysis.space.mean if analysis is not None else torch.zeros(self.renderer.latent_dim)
-        clip = self.renderer.decode(z[None])[0]
+        clip = self._decode(z)
         for mode in ("stream", "loop"):
             state = self._synth.with_control(self._synth.initial_state(), clip_cycle(clip, mode, 1), 1.0)
             self._synth.render(state, self.config.splice_frames + 1)
@@ -239,44 +251,68 @@ class RealtimeLoop:
         if playing and key[1] == control.mode and torch.equal(key[0], latent):
             return None
         began = time.perf_counter()
-        clip = self.renderer.decode(latent[None])[0]
+        clip = self._decode(latent)
         self._decode_ms.append(1000 * (time.perf_counter() - began))
         self._cycle_key = (latent.clone(), control.mode)
         return clip_cycle(clip, control.mode, self.config.loop_join_frames)
 
+    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """``[D]`` -> the denormalised spectrogram ``[2, M, T]``, with the loop's decoder."""
+        renderer = self.renderer
+        with torch.inference_mode():
+            spec = self._decoder(latent.reshape(1, -1).to(renderer.device))
+            return renderer.normalization.denormalize(spec)[0]
+
     def _splice(self, cycle: Cycle | None, gain: float, stamp: float) -> None:
-        """Rewrite the lead from the earliest safe point with the change applied."""
+        """Rewrite the lead from the earliest safe point with the change applied.
+
+        The point is chosen twice: planned right after the callback's claimed block when
+        the splice starts, then moved on at the write if the callback claimed another block
+        during the synthesis (late binding). The synthesis covers that ``slack``, so no
+        block of margin has to be waited for in the common case where no callback came.
+        """
         for attempt in range(SPLICE_ATTEMPTS):
             began = time.perf_counter()
-            read = self._ring.read_pos
-            at, base_at, base = self._splice_point(read, last_resort=attempt == SPLICE_ATTEMPTS - 1)
+            at, base_at, base = self._splice_point(self._ring.reading_until,
+                                                   last_resort=attempt == SPLICE_ATTEMPTS - 1)
             changed = self._synth.with_control(base, cycle, gain)
             if changed.silent:
                 return
-            frames = self.config.splice_frames + math.ceil((at - base_at) / self._hop)
+            frames = self.config.splice_frames + math.ceil((at + self._slack() - base_at) / self._hop)
             rendered = self._synth.render(changed, frames)
-            if self._ring.write(rendered.samples[at - base_at:], at, stamp):
+            claimed = self._ring.reading_until + self._ring.guard
+            if at > base_at:
+                at = max(at, claimed)  # inside the lead: join where the callback has not been
+            elif at < claimed:
+                at = base_at = claimed  # a start or a continuation: it moves whole
+            offset = at - base_at
+            fits = offset < rendered.samples.shape[0]
+            if fits and self._ring.write(rendered.samples[offset:], at, stamp, blend=self._blend):
                 self._synth_ms.append(1000 * (time.perf_counter() - began))
                 self._commit(base_at, rendered)
                 self._splices += 1
                 return
             self._late += 1
 
-    def _splice_point(self, read: int, last_resort: bool) -> tuple[int, int, SynthState]:
+    def _slack(self) -> int:
+        """Samples the callback may claim while a splice is synthesized: the margin plus the
+        synthesis time itself (its 95th percentile, measured as the loop runs)."""
+        synth_p95 = np.percentile(self._synth_ms, 95) if self._synth_ms else 2.0
+        return self._margin + round(synth_p95 * self.renderer.sample_rate / 1000)
+
+    def _splice_point(self, claimed: int, last_resort: bool) -> tuple[int, int, SynthState]:
         """(ring sample to write from, ring sample of the snapshot, the snapshot).
 
-        The earliest safe point is past the callback's block in flight (the ring's guard),
-        the margin and this splice's own synthesis time. It need not be a frame boundary:
-        the new frames are synthesized from the snapshot at the boundary before it and
-        written from the point on. Up to there old and new audio differ only by the first
-        new frame's window edge at its crossfade's first weight (both well under 1%), so
-        the join stays continuous while a change never waits for the next boundary.
+        The earliest point is right after the callback's claimed block (plus the ring's
+        guard). It need not be a frame boundary: the new frames are synthesized from the
+        snapshot at the boundary before it and written from the point on. Up to there old
+        and new audio differ only by the first new frame's window edge at its crossfade's
+        first weight (both well under 1%), so the join stays continuous while a change
+        never waits for the next boundary.
         """
-        synth_p95 = np.percentile(self._synth_ms, 95) if self._synth_ms else 2.0
-        synth_samples = round(synth_p95 * self.renderer.sample_rate / 1000)
-        earliest = read + self._ring.guard + self._margin + synth_samples
+        earliest = claimed + self._ring.guard
         if last_resort:
-            earliest += 4 * self.engine.block_size
+            earliest += self._slack() + 4 * self.engine.block_size
         write = self._ring.write_pos
         if self._state.silent:
             at = max(earliest, write)
@@ -291,7 +327,7 @@ class RealtimeLoop:
                 return earliest, chosen[0], chosen[1]
             sample, snapshot = self._snapshots[0]
             return sample, sample, snapshot
-        if write >= read + self._ring.guard:
+        if write >= claimed + self._ring.guard:
             return write, write, self._state  # the lead is shorter than the margin: continue it
         return earliest, earliest, self._state  # starved: continue after a gap
 
@@ -317,11 +353,9 @@ class RealtimeLoop:
         if self._state.silent:
             return
         read = self._ring.read_pos
-        if self._ring.write_pos < read + self._ring.guard:
-            # Starved (the callback overtook the lead): continue after a short gap.
-            at = read + self._ring.guard + self._margin
-        else:
-            at = self._ring.write_pos
+        claimed = self._ring.reading_until + self._ring.guard
+        # Starved (the callback overtook the lead): continue after a short gap.
+        at = claimed + self._margin if self._ring.write_pos < claimed else self._ring.write_pos
         missing = math.ceil((read + self._lead - at) / self._hop)
         if missing < min(self.config.top_up_frames, self._lead // self._hop):
             return

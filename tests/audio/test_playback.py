@@ -221,6 +221,58 @@ def test_a_splice_rewrites_from_its_point_and_a_late_one_is_refused():
     assert 0.06 <= ring.last_latency < 1.0
 
 
+def test_a_splice_may_land_right_after_the_block_the_callback_claimed():
+    ring = SpliceRing(48_000, 0, 48_000)  # the engine's guard: none past the claim
+    assert ring.write(np.full(8 * BLOCK, 0.25, np.float32), 0)
+    read_ring(ring, 2)
+    assert ring.reading_until == ring.read_pos == 2 * BLOCK
+    assert not ring.write(np.full(BLOCK, -0.25, np.float32), 2 * BLOCK - 1)  # already played
+    assert ring.write(np.full(2 * BLOCK, -0.25, np.float32), 2 * BLOCK)
+    np.testing.assert_array_equal(read_ring(ring, 2), -0.25)  # the very next block is the new sound
+    assert ring.torn == 0
+
+
+def test_a_blended_splice_fades_from_the_old_audio_into_the_new():
+    ring = SpliceRing(48_000, 0, 48_000)
+    assert ring.write(np.full(8 * BLOCK, 0.25, np.float32), 0)
+    new = np.full(4 * BLOCK, -0.25, np.float32)
+    assert ring.write(new, 2 * BLOCK + 10, blend=96)
+    out = read_ring(ring, 6)
+    join = out[2 * BLOCK + 10:2 * BLOCK + 10 + 96]
+    np.testing.assert_array_equal(out[:2 * BLOCK + 10], 0.25)  # untouched before the join
+    assert 0.2 < join[0] < 0.25 and -0.25 < join[-1] < -0.2
+    assert np.all(np.diff(join) < 0) and np.abs(np.diff(out)).max() < 0.5 * 2 / 96 * 2  # no step
+    np.testing.assert_array_equal(out[2 * BLOCK + 106:6 * BLOCK + 10], -0.25)
+    np.testing.assert_array_equal(new, -0.25)  # the caller's samples are not modified
+    # Past the written audio there is nothing to blend with: written as it is, after a gap.
+    assert ring.write(np.full(BLOCK, 0.5, np.float32), ring.write_pos + BLOCK, blend=96)
+    assert ring.write_pos == 8 * BLOCK + 10
+
+
+class ClaimingSamples(np.ndarray):
+    """Samples whose copy into the ring lets the callback claim its next block first: the
+    GIL changing hands between the producer's check and its copy, made deterministic."""
+
+    ring: SpliceRing
+
+    def __getitem__(self, item):
+        ring = self.ring
+        ring.reading_until = ring.read_pos + BLOCK  # the callback's claim, before its copy
+        return np.asarray(self).__getitem__(item)
+
+
+def test_a_splice_the_callback_claimed_during_the_write_is_counted_as_torn():
+    ring = SpliceRing(48_000, 0, 48_000)
+    assert ring.write(np.full(8 * BLOCK, 0.25, np.float32), 0)
+    read_ring(ring, 2)
+    samples = np.full(2 * BLOCK, -0.25, np.float32).view(ClaimingSamples)
+    samples.ring = ring
+    assert ring.write(samples, 2 * BLOCK + 10)  # written: the rest of it still plays
+    assert ring.torn == 1
+    assert ring.write(np.full(BLOCK, 0.5, np.float32), 5 * BLOCK)  # an ordinary one is not
+    assert ring.torn == 1
+
+
 def test_a_splice_overwritten_before_it_was_heard_measures_nothing():
     ring = SpliceRing(48_000, BLOCK, 48_000)
     ring.write(np.zeros(16 * BLOCK, np.float32), BLOCK)

@@ -155,6 +155,26 @@ def test_without_a_device_the_loop_runs_and_submit_is_harmless(renderer):
     assert render_performance(renderer, [ControlState(latents(renderer, 1)[0], 0.0)], 4800).any()
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_loop_decodes_in_its_own_precision_close_to_the_renderer(renderer, precision):
+    engine = PlaybackEngine(device="no such audio device")
+    loop = RealtimeLoop(renderer, engine, RealtimeConfig(decode_precision=precision))
+    z = latents(renderer, 4)
+    try:
+        assert loop.start(timeout=60)
+        assert loop.stats().decode_precision == precision
+        ours = torch.stack([loop._decode(latent) for latent in z])  # the thread waits: no race
+    finally:
+        loop.close()
+    reference = renderer.decode(torch.stack(z))
+    assert ours.shape == reference.shape
+    # Channel 0 is the natural log of the band energy: 0.1 is under 1 dB.
+    assert (ours[:, 0] - reference[:, 0]).abs().max() < 0.1
+    assert (ours[:, 1] - reference[:, 1]).abs().max() < 0.02
+    if precision == "float32":
+        torch.testing.assert_close(ours, reference)
+
+
 def test_a_submitted_state_is_spliced_in_continuously_with_its_time_stamp(renderer):
     # The engine's callback is driven by hand: the loop writes ahead, a new state is
     # spliced in ahead of the read position, and the latency is measured from its stamp.
