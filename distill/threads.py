@@ -20,8 +20,6 @@ import logging
 import os
 import threading
 
-import torch
-
 log = logging.getLogger(__name__)
 
 
@@ -70,8 +68,50 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> bool:
     return True
 
 
+#: SCHED_FIFO priority asked for the real-time render thread: under JACK's server (70 by
+#: default), its clients' process threads and the audio callback's (``CALLBACK_RT_PRIORITY``);
+#: above every normal thread (the GUI, training, other programs).
+RENDER_RT_PRIORITY = 10
+#: For an audio callback thread the host API left at normal scheduling (PortAudio's ALSA
+#: thread, unlike JACK's, which is real-time already): above the render thread.
+CALLBACK_RT_PRIORITY = 20
+
+
+def raise_thread_priority(priority: int = RENDER_RT_PRIORITY) -> str:
+    """Best effort: real-time scheduling (SCHED_FIFO) for the calling thread, where allowed.
+
+    Linux allows it to root and to users with an ``rtprio`` limit (the ``audio`` group of
+    a JACK set-up; ``ulimit -r``); the priority is capped at that limit. A thread that is
+    real-time already keeps its own policy; elsewhere the thread stays as it is. Only for
+    a thread that sleeps between bounded pieces of work (the render loop, an audio
+    callback): a FIFO thread that never sleeps would starve the rest of the machine but
+    for the kernel's real-time throttling. It never logs (an audio callback may call it
+    once): callers log what it returns, ``"fifo N"``, ``"rr N"`` or ``"normal"``.
+    """
+    if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_FIFO"):
+        return "normal"
+    try:
+        policy = os.sched_getscheduler(0)  # 0: the calling thread (Linux schedules threads)
+        if policy in (os.SCHED_FIFO, os.SCHED_RR):
+            kind = "fifo" if policy == os.SCHED_FIFO else "rr"
+            return f"{kind} {os.sched_getparam(0).sched_priority}"
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+        if os.geteuid() != 0 and soft != resource.RLIM_INFINITY:
+            priority = min(priority, soft)
+        if priority < 1:
+            return "normal"
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, ImportError, ValueError):
+        return "normal"
+    return f"fifo {priority}"
+
+
 def apply_thread_policy(num_threads: int = 0) -> int:
     """Set torch's intra-op thread count; 0 means all available cores. Returns the count."""
+    import torch  # here: the audio engine imports this module and must stay torch-free
+
     n = num_threads if num_threads > 0 else available_cores()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)

@@ -1,6 +1,8 @@
 """The thread policy: PASSIVE OpenMP waits, and per-thread intra-op counts."""
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -9,9 +11,11 @@ import torch
 import distill  # noqa: F401
 from distill.threads import (
     REALTIME_THREADS,
+    RENDER_RT_PRIORITY,
     apply_realtime_policy,
     apply_thread_policy,
     lower_thread_priority,
+    raise_thread_priority,
 )
 
 
@@ -65,3 +69,50 @@ def test_lower_thread_priority_changes_only_the_calling_thread():
     thread.join()
     assert seen["ok"] and seen["nice"] == main_nice + 5 and seen["child"] == main_nice + 5
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice
+
+
+# ------------------------------------------------------------------ real-time scheduling
+def realtime_limit() -> int:
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+    return 99 if os.geteuid() == 0 or soft == resource.RLIM_INFINITY else soft
+
+
+def on_a_thread(fn):
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_a_render_thread_gets_fifo_scheduling_where_allowed_and_only_that_thread():
+    def ask():
+        got = raise_thread_priority()
+        return got, os.sched_getscheduler(0), raise_thread_priority(RENDER_RT_PRIORITY + 5)
+
+    got, policy, again = on_a_thread(ask)
+    priority = min(RENDER_RT_PRIORITY, realtime_limit())
+    if priority >= 1:
+        assert got == f"fifo {priority}" and policy == os.SCHED_FIFO
+        assert again == got  # a real-time thread keeps its own priority
+    else:
+        assert got == "normal" and policy == os.SCHED_OTHER
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread is untouched
+
+
+def test_without_the_right_a_thread_stays_normal():
+    # A user without an rtprio limit (and, run as root, not root any more).
+    code = """
+import os, resource
+from distill.threads import raise_thread_priority  # first: root's files may be unreadable later
+resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+print(raise_thread_priority(), os.sched_getscheduler(0) == os.SCHED_OTHER)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["normal", "True"]

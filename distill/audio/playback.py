@@ -39,6 +39,7 @@ import numpy as np
 from distill.audio.playback_types import Sound, Telemetry
 from distill.audio.ring import SpliceRing
 from distill.constants import SAMPLE_RATE
+from distill.threads import CALLBACK_RT_PRIORITY, raise_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class PlaybackEngine:
         self._request: Sound | None = None
         self._active_request: Sound | None = None  # callback-owned
         # Telemetry, written by the callback.
+        self.callback_scheduling: str | None = None  # what the callback's thread got, once
         self._underruns = 0
         self._blocks = 0
         self._peak = 0.0
@@ -246,6 +248,8 @@ class PlaybackEngine:
 
     # ---------------------------------------------------------------- audio callback
     def _callback(self, outdata, frames, time_info, status) -> None:
+        if self.callback_scheduling is None:  # once per stream: one syscall, no logging
+            self.callback_scheduling = raise_thread_priority(CALLBACK_RT_PRIORITY)
         if status.output_underflow:
             self._underruns += 1
         self._blocks += 1

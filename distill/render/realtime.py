@@ -44,7 +44,7 @@ from distill.render.performance import make_synthesizer, render_performance
 from distill.render.realtime_config import ControlState, RealtimeConfig
 from distill.render.renderer import Renderer
 from distill.render.stream import Cycle, Rendered, SynthState, clip_cycle
-from distill.threads import apply_realtime_policy
+from distill.threads import apply_realtime_policy, raise_thread_priority
 
 __all__ = ["ControlState", "RealtimeConfig", "RealtimeLoop", "RealtimeStats", "render_performance"]
 
@@ -78,6 +78,7 @@ class RealtimeStats:
     synth_ms_p95: float | None
     lead_ms: float
     decode_precision: str = "float32"
+    scheduling: str = "normal"
 
 
 class RealtimeLoop:
@@ -124,6 +125,7 @@ class RealtimeLoop:
         # stays float32 for offline renders.
         self._decoder: torch.nn.Module = renderer.decoder
         self._precision = "float32"
+        self._scheduling = "normal"
         self._render_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         self._synth_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
         self._decode_ms: deque[float] = deque(maxlen=TIMING_SLOTS)
@@ -182,7 +184,7 @@ class RealtimeLoop:
                              render_ms_p95=pct(render, 95), render_ms_max=pct(render, 100),
                              decode_ms_p50=pct(decode, 50), synth_ms_p95=pct(synth, 95),
                              lead_ms=1000 * self._lead / self.renderer.sample_rate,
-                             decode_precision=self._precision)
+                             decode_precision=self._precision, scheduling=self._scheduling)
 
     def recent_frames(self) -> np.ndarray | None:
         """``[2, M, T]`` denormalised frames played over the last ``history_seconds`` (a copy)."""
@@ -197,6 +199,9 @@ class RealtimeLoop:
     # ---------------------------------------------------------------- the loop's thread
     def _run(self) -> None:
         apply_realtime_policy()
+        if self.config.realtime_scheduling:
+            self._scheduling = raise_thread_priority()
+            log.info("real-time render thread scheduling: %s", self._scheduling)
         try:
             self._warm_up()
         except Exception as exc:  # a broken model: say so, do not take the process down

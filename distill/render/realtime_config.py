@@ -86,6 +86,10 @@ class RealtimeConfig(ConfigBase):
         Frames ``RealtimeLoop.recent_frames`` returns.
     seed
         Seed of PGHI's random phase of negligible coefficients.
+    realtime_scheduling
+        Ask for real-time scheduling (SCHED_FIFO, under JACK's and the audio callback's)
+        for the loop's thread where the system allows it (``distill.threads``): other
+        programs and training then cannot starve the stream.
     decode_precision
         The loop's own decoder copy: "auto" (bfloat16 where the CPU computes it natively,
         about 2x faster there and under 0.3 dB from float32; see
@@ -104,6 +108,7 @@ class RealtimeConfig(ConfigBase):
     history_seconds: float = 2.0
     seed: int = 0
     decode_precision: str = "auto"
+    realtime_scheduling: bool = True
 
     def __post_init__(self) -> None:
         if self.decode_precision not in PRECISIONS:
