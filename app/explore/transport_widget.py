@@ -136,4 +136,11 @@ def _stats_tip(telemetry: Telemetry, stats: RealtimeStats | None) -> str:
         lines.append(f"Control states dropped for a newer one: {stats.skipped}; renders: {stats.renders}")
         if stats.render_ms_p50 is not None:
             lines.append(f"Render time p50/p95: {stats.render_ms_p50:.1f}/{stats.render_ms_p95:.1f} ms")
+        lines.append(f"Decoder: {stats.decode_precision}; render thread: {_scheduling(stats.scheduling)}")
     return "\n".join(lines)
+
+
+def _scheduling(scheduling: str) -> str:
+    if scheduling == "normal":
+        return "normal scheduling (no real-time right: other programs can cause gaps; see the README)"
+    return f"real-time ({scheduling})"

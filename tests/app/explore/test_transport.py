@@ -22,11 +22,15 @@ def test_mode_and_volume_reach_the_instrument(open_panel):
 
 
 def test_the_readout_shows_the_engines_figures(qtbot, open_panel):
-    with qtbot.waitSignal(open_panel.instrument.statsChanged, timeout=5000):
+    with qtbot.waitSignal(open_panel.instrument.statsChanged, timeout=5000) as blocker:
         pass
+    stats = blocker.args[1]
     text = open_panel.transport.readout.text()
     assert text.startswith("dropped 0")  # no device: no latency, no underruns to show yet
-    assert "Control states dropped" in open_panel.transport.readout.toolTip()
+    tip = open_panel.transport.readout.toolTip()
+    assert "Control states dropped" in tip
+    assert f"Decoder: {stats.decode_precision}; render thread: " in tip
+    assert ("real-time (fifo" in tip) == stats.scheduling.startswith("fifo")
 
 
 def test_the_meter_rises_at_once_and_falls_on_its_timer(qtbot):
