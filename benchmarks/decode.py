@@ -56,6 +56,7 @@ from distill.audio.normalization import NormalizationStats
 from distill.audio.spectrogram import ComplexSpectrogram
 from distill.constants import SAMPLE_RATE
 from distill.models import ConvVAE, decoder_for_inference, load_model
+from distill.models.inference import bfloat16_decoder, native_bfloat16
 from distill.threads import REALTIME_THREADS, apply_thread_policy
 
 TARGET_MS_PER_CLIP = 10.0
@@ -114,9 +115,13 @@ def measure(args: argparse.Namespace, load: str) -> list[dict]:
     with torch.inference_mode():
         spec1 = fast(z1)
     four_s = transform.num_samples(4 * frames) / SAMPLE_RATE
+    half = bfloat16_decoder(fast)  # the real-time loop's copy where the CPU has native bf16
     cases: list[tuple[str, float, Callable[[], object]]] = [
         ("decoder (eval module)", clip_s, lambda: model.decode(z1)),
         ("decoder (inference copy)", clip_s, lambda: fast(z1)),
+        (f"decoder (bfloat16 copy{', native' if native_bfloat16() else ', emulated'})", clip_s,
+         lambda: half(z1)),
+        ("bfloat16 decoder + pghi, 1 clip", clip_s, lambda: invert(half(z1), "pghi")),
     ]
     for phase in ("locked", "pghi"):
         cases += [
