@@ -147,6 +147,7 @@ class PlaybackEngine:
                 self.error = "no audio output device found"
                 log.warning(self.error)
                 return False
+            self.callback_scheduling = None  # a new stream has a new callback thread
             stream = sd.OutputStream(samplerate=self.sample_rate, blocksize=self.block_size,
                                      channels=2, dtype="float32", device=self.device,
                                      callback=self._callback, latency="low")
@@ -248,7 +249,9 @@ class PlaybackEngine:
 
     # ---------------------------------------------------------------- audio callback
     def _callback(self, outdata, frames, time_info, status) -> None:
-        if self.callback_scheduling is None:  # once per stream: one syscall, no logging
+        if self.callback_scheduling is None and self._stream is not None:
+            # Once, on PortAudio's thread (never on a thread that drives the callback by
+            # hand): a syscall or two, no logging.
             self.callback_scheduling = raise_thread_priority(CALLBACK_RT_PRIORITY)
         if status.output_underflow:
             self._underruns += 1

@@ -323,6 +323,13 @@ def _record_playback(tmp_path, engine: PlaybackEngine, attempt: int):
 
 
 @pytest.mark.audio
+def test_a_callback_driven_by_hand_leaves_the_threads_scheduling_alone():
+    engine = PlaybackEngine()  # no stream: the tests' and benchmarks' way of driving it
+    run_blocks(engine, 3)
+    assert engine.callback_scheduling is None
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # else every thread started later inherits it
+
+
 def realtime_allowed() -> bool:
     import resource
 
