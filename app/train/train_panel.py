@@ -1,7 +1,8 @@
 """TrainPanel: train a VAE on the loaded dataset while watching and hearing it learn.
 
 The panel is a view over ``distill.training.run.train`` — the same entry as ``distill
-train`` — run by a ``TrainingWorker`` on its own thread. The worker's signals arrive here
+train`` — run by a ``TrainingWorker`` in a child process (``distill.training.child``: no GIL
+shared with the instrument, nice 10), relayed by a thread of ours. The worker's signals arrive here
 on the GUI thread (``@Slot`` methods, queued): steps move the progress bar, epochs feed the
 ``LossPlotWidget`` (which repaints on its own timer), previews go to the ``PreviewWidget``,
 checkpoints to the ``CheckpointListWidget``. Start/Pause/Resume/Stop only talk to the

@@ -1,4 +1,4 @@
-"""The training worker: ``distill.training.run.train`` on its own thread."""
+"""The training worker: ``distill.training.run.train`` in a child process, relayed by a thread."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from app.workers.base import WorkerBase
-from distill.threads import lower_thread_priority
+from distill.training.child import TrainingProcess
 from distill.training.config import RunConfig
-from distill.training.events import TrainingCancelledError, TrainingControl
+from distill.training.events import TrainingCancelledError
 
 if TYPE_CHECKING:
     from distill.data import DatasetCache
@@ -21,13 +21,17 @@ log = logging.getLogger(__name__)
 
 
 class TrainingWorker(WorkerBase):
-    """Runs ``distill.training.run.train`` on its own thread, with pause, resume and cancel.
+    """Runs ``distill.training.run.train`` in a child process, with pause, resume and cancel.
 
-    The same entry as ``distill train``: every event ``train`` reports (training events,
-    then analysis events, then ``Finished`` or ``Failed``) is re-emitted as ``progress``.
-    ``pause``/``resume``/``cancel`` may be called from the GUI thread at any time; they
-    forward to the run's ``TrainingControl``, which the training thread checks before
-    every step. A cancelled run still writes the model trained so far (``finished``).
+    The same entry as ``distill train``, through ``distill.training.child.TrainingProcess``:
+    the run shares neither the GIL nor the CPU priority of the instrument playing in this
+    process. This worker's thread only relays: every event ``train`` reports (training
+    events, then analysis events, then ``Finished`` or ``Failed``) is re-emitted as
+    ``progress``, in order. ``pause``/``resume``/``finish``/``cancel`` may be called from
+    the GUI thread at any time; they travel to the child's ``TrainingControl``, which the
+    training loop checks before every step. A cancelled run still writes the model trained
+    so far (``finished``); a child that does not obey a cancel within
+    ``CANCEL_GRACE_S`` is killed (logged), so closing the studio never waits forever.
 
     Parameters
     ----------
@@ -46,8 +50,9 @@ class TrainingWorker(WorkerBase):
         The model file's ``Path``; ``None`` when the run was cancelled before its first step
         (nothing was trained, nothing saved; ``train`` reported a ``Failed`` event saying so).
     errored(str)
-        The run failed (unusable data, divergence, disk full, ...): a message for the user.
-        A ``Failed`` event with the same message came through ``progress`` first.
+        The run failed (unusable data, divergence, disk full, the training process was
+        killed, ...): a message for the user. A ``Failed`` event with the same message came
+        through ``progress`` first.
     """
 
     progress = Signal(object)
@@ -61,42 +66,38 @@ class TrainingWorker(WorkerBase):
         self.source, self.output, self.setup = source, Path(output), setup
         self.explicit = frozenset(explicit)
         self.cache_dir, self.checkpoint_dir, self.resume_from = cache_dir, checkpoint_dir, resume
-        self.control = TrainingControl()
+        # Created now, started by the worker thread: commands given before the start wait
+        # in its pipe and reach the child before it trains.
+        self.process = TrainingProcess(source, self.output, setup, explicit=self.explicit,
+                                       cache_dir=cache_dir, checkpoint_dir=checkpoint_dir, resume=resume)
 
     # ---------------------------------------------------------------- any thread
     def pause(self) -> None:
         """Hold the run before its next step (a no-op once cancelled)."""
-        self.control.pause()
+        self.process.pause()
 
     def resume(self) -> None:
-        self.control.resume()
+        self.process.resume()
 
     def finish(self) -> None:
         """Stop training after the current step; the run saves and analyses the model."""
-        self.control.finish()  # also releases a paused run
+        self.process.finish()  # also releases a paused run
 
     def cancel(self) -> None:
         """Stop as soon as possible; the model so far is saved without its analysis."""
         super().cancel()
-        self.control.cancel()  # also releases a paused run
+        self.process.cancel()  # also releases a paused run
 
     @property
     def paused(self) -> bool:
-        return self.control.paused
+        return self.process.paused
 
     # ---------------------------------------------------------------- worker thread
     def _work(self) -> None:
-        from distill.training.run import train  # torch-heavy: imported on the worker thread
-
-        # The instrument may be playing in this process: its render thread and the audio
-        # callback must win the cores (benchmarks/realtime.py --train measures it).
-        lower_thread_priority()
         try:
-            path = train(self.source, self.output, self.setup, explicit=self.explicit,
-                         on_event=self.progress.emit, control=self.control, cache_dir=self.cache_dir,
-                         checkpoint_dir=self.checkpoint_dir, resume=self.resume_from)
+            path = self.process.run(self.progress.emit)
         except TrainingCancelledError:
-            if not self.control.cancelled:
+            if not self.process.control.cancelled:
                 raise
             log.info("training was cancelled before its first step; nothing was saved")
             path = None

@@ -8,6 +8,7 @@ imports it). Kept import-light: nothing is re-exported (import the modules thems
   and ``distill.models``;
 - ``presets``: ``choose_preset`` / ``apply_preset`` (dataset-size presets, explicit wins);
 - ``run``: ``train(folder_or_cache, output, setup, ...)`` — the entry of the CLI and the studio;
+- ``child``: ``TrainingProcess``, the same ``train`` in a spawned child process (the studio's way);
 - ``events``: the events, ``TrainingControl`` (pause/resume/cancel from any thread);
 - ``trainer``: ``Trainer`` (the loop), on ``state`` (``TrainState``), ``steps`` (train_step,
   validate, optimiser and schedule), ``batches``, ``preview``, ``checkpoint`` (+ ``codec``),

@@ -270,19 +270,21 @@ def test_an_unusable_dataset_is_an_error_and_the_panel_returns_to_idle(qtbot, ma
     assert panel.settings_widget.isEnabled() and "Training failed" in panel.status.text
 
 
+def diverging(source, output, setup=None, *, on_event, **kwargs):
+    """A scripted run (in the training process) that rolls back once, then fails."""
+    on_event(TrainingStarted(device="cpu (1 threads)", split_mode="by clip", train_files=4,
+                             validation_files=4, train_clips=8, validation_clips=2, num_clips=10,
+                             preset="tiny", epochs=5, steps_per_epoch=2, total_steps=10))
+    on_event(RolledBack(epoch=1, step=2, reason="the loss became nan", new_lr=5e-4, rollbacks=1))
+    message = "the loss diverged 4 times; lower the learning rate"
+    on_event(Failed(message))
+    raise TrainingError(message)
+
+
 def test_a_divergence_warns_then_fails_without_a_model(qtbot, make_panel, tiny_cache, monkeypatch):
-    import distill.training.run
+    import distill.training.child
 
-    def diverging(source, output, setup=None, *, on_event, **kwargs):
-        on_event(TrainingStarted(device="cpu (1 threads)", split_mode="by clip", train_files=4,
-                                 validation_files=4, train_clips=8, validation_clips=2, num_clips=10,
-                                 preset="tiny", epochs=5, steps_per_epoch=2, total_steps=10))
-        on_event(RolledBack(epoch=1, step=2, reason="the loss became nan", new_lr=5e-4, rollbacks=1))
-        message = "the loss diverged 4 times; lower the learning rate"
-        on_event(Failed(message))
-        raise TrainingError(message)
-
-    monkeypatch.setattr(distill.training.run, "train", diverging)
+    monkeypatch.setattr(distill.training.child, "TRAIN_ENTRY", f"{__name__}:diverging")
     panel = make_panel(tiny_cache)
     ready = []
     panel.modelReady.connect(ready.append)

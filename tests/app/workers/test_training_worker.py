@@ -1,12 +1,17 @@
-"""TrainingWorker: ``train`` on its own thread; events in order, pause/resume/cancel forwarded."""
+"""TrainingWorker: ``train`` in a child process; events in order, pause/resume/cancel forwarded,
+a killed child reported."""
 
 from __future__ import annotations
+
+import os
+import signal
 
 import pytest
 
 from app.workers import TrainingWorker, live_workers
 from distill.data import DatasetCache
 from distill.models import load_model
+from distill.training.checkpoint import read_checkpoint
 from distill.training.config import (
     RunConfig,
     TrainingConfig,
@@ -33,6 +38,8 @@ from tests.app.conftest import (
 )
 
 TIMEOUT_MS = 60_000
+
+
 def tiny_setup(**training) -> tuple[RunConfig, set[str]]:
     settings = {**QUICK, **training}
     return (RunConfig(TINY_SPECTROGRAM, TINY_DATA, TINY_MODEL, TrainingConfig(**settings)),
@@ -127,3 +134,22 @@ def test_an_unusable_dataset_is_an_error_for_the_user(qtbot, tmp_path):
     assert "no usable clips" in blocker.args[0]
     assert [type(e) for e in events.items] == [Failed] and events.items[0].message == blocker.args[0]
     assert not finished.items
+
+
+def test_a_killed_training_process_is_a_clear_error_and_keeps_its_checkpoints(qtbot, tiny_cache, tmp_path):
+    worker, events = make_worker(tiny_cache, tmp_path, epochs=500)
+    finished = Recorder()
+    worker.finished.connect(finished.add)
+    worker.start()
+    try:
+        qtbot.waitUntil(lambda: count(events, CheckpointSaved) > 0, timeout=TIMEOUT_MS)
+        with qtbot.waitSignal(worker.errored, timeout=TIMEOUT_MS) as blocker:
+            os.kill(worker.process.pid, signal.SIGKILL)
+    finally:
+        assert worker.close(TIMEOUT_MS)
+    message = blocker.args[0]
+    assert "the training process ended unexpectedly (signal 9, SIGKILL" in message
+    saved = of_type(events, CheckpointSaved)[-1]
+    assert str(saved.path) in message and read_checkpoint(saved.path).state.epoch == saved.epoch
+    assert isinstance(events.items[-1], Failed) and events.items[-1].message == message
+    assert not finished.items and not (tmp_path / "models" / "m.distill").exists()
