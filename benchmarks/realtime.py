@@ -15,6 +15,7 @@ the latent analysis' axes (a random path without analysis). Reported:
 
     python benchmarks/realtime.py --model M.distill             # idle
     python benchmarks/realtime.py --model M.distill --train     # a Trainer runs in this process
+    python benchmarks/realtime.py --model M.distill --train-process  # the same, in a child process
     python benchmarks/realtime.py --train --train-threads 2 --json out.json
     python benchmarks/realtime.py --osc-flood 10000 --model M.distill  # see benchmarks/osc_flood.py
 
@@ -169,6 +170,29 @@ def start_training(threads: int, nice: int) -> tuple[threading.Thread, object]:
     return thread, control
 
 
+def start_training_process(threads: int) -> tuple[threading.Thread, object]:
+    """The load of ``start_training``, through ``distill.training.child`` as the studio trains:
+    a spawned child at nice 10; this thread only receives its events."""
+    from distill.training.child import TrainingProcess
+    from distill.training.config import RunConfig, TrainingConfig
+
+    root = Path(tempfile.mkdtemp())
+    setup = RunConfig(training=TrainingConfig(epochs=10_000, num_threads=threads, device="cpu"))
+    process = TrainingProcess(Path(__file__).resolve().parents[1] / "resources" / "demo", root / "t.distill",
+                              setup, explicit=("epochs", "num_threads", "device"), cache_dir=root / "cache",
+                              checkpoint_dir=root / "ckpt")
+
+    def run() -> None:
+        try:
+            process.run()
+        except Exception as exc:  # cancelled, or a failure: the benchmark reports what it measured
+            print(f"training stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    thread = threading.Thread(target=run, name="training", daemon=True)
+    thread.start()
+    return thread, process
+
+
 def run_benchmark(args: argparse.Namespace) -> dict:
     renderer = Renderer.from_file(find_model(args.model))
     engine = PlaybackEngine()
@@ -179,14 +203,19 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     config = RealtimeConfig()
     if args.margin_blocks is not None:
         config = config.replace(margin_blocks=args.margin_blocks)
+    if args.precision:
+        config = config.replace(decode_precision=args.precision)
+    if args.normal_scheduling:
+        config = config.replace(realtime_scheduling=False)
     loop = RealtimeLoop(renderer, engine, config)
     t0 = time.perf_counter()
     if not loop.start(timeout=120):
         raise SystemExit(f"the loop did not start: {loop.stats().error}")
     warm_s = time.perf_counter() - t0
     training = None
-    if args.train:
-        training = start_training(args.train_threads, args.train_nice)
+    if args.train or args.train_process:
+        training = (start_training(args.train_threads, args.train_nice) if args.train
+                    else start_training_process(args.train_threads))
         time.sleep(args.train_warmup)  # past dataset caching, into the epochs
     tap = RingTap(engine.ring, int((args.seconds + 5) * engine.sample_rate))
     n = int(args.seconds * CHANGES_PER_SECOND)
@@ -209,12 +238,14 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         training[0].join(timeout=60)
     elapsed = time.perf_counter() - began
     return {
-        "mode": "training" if args.train else "idle",
+        "mode": "training" if args.train else "training process" if args.train_process else "idle",
         "jack_realtime": args.jack_realtime,
         "switch_interval_ms": sys.getswitchinterval() * 1000,
         "margin_blocks": config.margin_blocks,
-        "train_threads": args.train_threads if args.train else None,
-        "train_nice": args.train_nice if args.train else None,
+        "decode_precision": stats.decode_precision,
+        "render_scheduling": stats.scheduling,
+        "train_threads": args.train_threads if args.train or args.train_process else None,
+        "train_nice": args.train_nice if args.train else BACKGROUND_NICE if args.train_process else None,
         "warm_up_s": warm_s,
         "states": n,
         "latency_ms_p50": telemetry.latency_p50_ms,
@@ -223,6 +254,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "renders_per_s": stats.renders / elapsed,
         "skipped": stats.skipped,
         "late_splices": stats.late_splices,
+        "torn_splices": engine.ring.torn,
         "underruns": telemetry.underruns,
         "dropouts": telemetry.dropouts,
         "render_ms_p50": stats.render_ms_p50,
@@ -261,11 +293,17 @@ def main() -> None:
     parser.add_argument("--model", help="model file (default: newest in the user data dir, else random)")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--train", action="store_true", help="train on resources/demo in this process")
+    parser.add_argument("--train-process", action="store_true",
+                        help="the same training in a child process, as the studio does")
     parser.add_argument("--train-threads", type=int, default=1, help="training's torch threads (0 = all)")
     parser.add_argument("--train-nice", type=int, default=BACKGROUND_NICE,
                         help="training thread's nice value, as in the studio (0 = same priority as playing)")
     parser.add_argument("--train-warmup", type=float, default=8.0, help="training seconds before the sweep")
     parser.add_argument("--margin-blocks", type=float, help="RealtimeConfig.margin_blocks (default: its own)")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                        help="RealtimeConfig.decode_precision (default: its own, auto)")
+    parser.add_argument("--normal-scheduling", action="store_true",
+                        help="the render thread without real-time scheduling (RealtimeConfig)")
     parser.add_argument("--switch-interval-ms", type=float, help="override the GIL switch interval")
     parser.add_argument("--jack-name", help="JACK server name (default: distill-bench-PID)")
     parser.add_argument("--jack-realtime", action="store_true",
