@@ -6,6 +6,8 @@ Each row starts a fresh Python process and measures its wall clock (and peak RSS
 - ``--help``         ``distill --help``
 - ``info``           ``distill info MODEL``
 - ``generate 4 s``   ``distill generate MODEL -o x.wav --duration 4``
+- ``import torch``   ``python -c "import torch"``: the floor under every command that runs the
+                     model (``generate``, the studio); ``--help`` and ``info`` never import it
 - ``studio window``  ``distill-studio --startup-time`` (offscreen): process start to ``window shown``
 - ``model load``     in one process: ``load_model`` + ``Renderer`` (what the studio's loader does)
 - ``playable``       then a ``RealtimeLoop`` (no audio device) from start to ready: the time
@@ -122,7 +124,7 @@ def environment(home: Path, source: Path) -> dict[str, str]:
 
 
 #: Rows in the order they run ("model open" gives two: "model load" and "playable").
-ROWS = ("--help", "info", "generate 4 s", "studio window", "model open")
+ROWS = ("--help", "info", "generate 4 s", "import torch", "studio window", "model open")
 
 
 def commands(model: Path, out_dir: Path) -> dict[str, tuple[list[str], str | None]]:
@@ -132,6 +134,7 @@ def commands(model: Path, out_dir: Path) -> dict[str, tuple[list[str], str | Non
         "info": ([py, "-m", "distill", "info", str(model)], None),
         "generate 4 s": ([py, "-m", "distill", "generate", str(model), "-o", str(out_dir / "x.wav"),
                           "--duration", "4"], None),
+        "import torch": ([py, "-c", "import torch"], None),
         "studio window": ([py, "-m", "app.main", "--startup-time"], "window shown"),
         "model open": ([py, "-c", OPEN_SCRIPT, str(model)], None),
     }

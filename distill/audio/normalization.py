@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from distill.config_base import ConfigBase
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,14 @@ class NormalizationStats(ConfigBase):
 
     def normalize(self, spec: torch.Tensor) -> torch.Tensor:
         """``[..., 2, M, T]`` representation -> model space (channel 0 in [0, 1])."""
+        import torch  # here, not at the top: reading a model file's settings needs no torch
+
         return torch.stack([spec[..., 0, :, :] / self.magnitude_scale,
                             spec[..., 1, :, :] * self.if_scale], dim=-3)
 
     def denormalize(self, spec: torch.Tensor) -> torch.Tensor:
         """Model space ``[..., 2, M, T]`` -> representation (channel 1 clamped to [-1, 1])."""
+        import torch
+
         return torch.stack([spec[..., 0, :, :].clamp_min(0.0) * self.magnitude_scale,
                             (spec[..., 1, :, :] / self.if_scale).clamp(-1.0, 1.0)], dim=-3)

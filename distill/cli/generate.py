@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.variation) and args.variation >= 0):
         raise AxisError(f"--variation must be a number >= 0, got {args.variation:g}")
     check_output(args.output, args.format, make_parents=args.mkdir)  # before the render, not after
-    renderer = Renderer.from_file(args.model, config=RenderConfig(variation=args.variation))
+    # Generating only decodes: the encoder's weights (half the file) are not even read.
+    renderer = Renderer.from_file(args.model, config=RenderConfig(variation=args.variation),
+                                  decoder_only=True)
     center = None
     if args.axis:
         space = renderer.require_analysis().space

@@ -7,6 +7,10 @@ Model: format version, when and by which distill it was made, every config, the
 normalisation, the parameter count, the epochs recorded in its history and, once the
 latent analysis is stored, the labelled latent axes. Unreadable files are reported as
 ``DistillError`` messages (exit status 2), never as a traceback.
+
+A model file is read without torch (``distill.models.model_header``: the header, the
+document and the same checks ``load_model`` makes, plus the weights' finiteness checked
+with numpy), so ``info`` answers in a fraction of torch's own import time.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import soundfile as sf
 from distill.audio.io import audio_info
 from distill.constants import MODEL_FORMAT, MODEL_SUFFIX
 from distill.errors import AudioFileError
-from distill.models.persistence import load_model
-from distill.models.safetensors_io import looks_like_tensor_file
+from distill.models.model_header import EXTRA_PREFIX, check_finite_tensors, read_model_header
+from distill.models.safetensors_io import looks_like_tensor_file, read_tensor_arrays
 
 #: Extensions routed to the model reader even when the content is not safetensors, so a
 #: pickle checkpoint gets the "refused for safety" message rather than "not audio".
@@ -74,22 +78,25 @@ def describe_audio(path: Path) -> dict[str, Any]:
 
 
 def describe_model(path: Path) -> dict[str, Any]:
-    """Everything a model file says about itself (loads it: weights are counted, not guessed)."""
-    loaded = load_model(path)
-    latent = loaded.extra_metadata.get("latent")
+    """Everything a model file says about itself, checked as ``load_model`` checks it
+    (geometry against the weights' shapes, finite weights and statistics); no torch."""
+    head = read_model_header(path)
+    check_finite_tensors(path, head.tensors, read_tensor_arrays(path, head.tensors))
+    latent = head.extra_metadata.get("latent")
     axes = latent.get("axes") if isinstance(latent, dict) else None
     return {
         "kind": "model", "path": str(path), "format": MODEL_FORMAT,
-        "format_version": loaded.format_version, "created": loaded.created,
-        "distill_version": loaded.distill_version,
-        "parameters": loaded.model.num_parameters(),
-        "input_shape": [2, *loaded.model.geometry.input_shape],
-        "model": loaded.model_config.to_dict(), "spectrogram": loaded.spectrogram.to_dict(),
-        "data": loaded.data.to_dict(), "normalization": loaded.normalization.to_dict(),
-        "training": loaded.training,
-        "epochs": len(loaded.history), "last_epoch": loaded.history[-1] if loaded.history else None,
+        "format_version": head.format_version, "created": head.created,
+        "distill_version": head.distill_version,
+        "parameters": head.parameters,
+        "input_shape": [2, *head.geometry.input_shape],
+        "model": head.model_config.to_dict(), "spectrogram": head.spectrogram.to_dict(),
+        "data": head.data.to_dict(), "normalization": head.normalization.to_dict(),
+        "training": head.training,
+        "epochs": len(head.history), "last_epoch": head.history[-1] if head.history else None,
         "latent_axes": axes if isinstance(axes, list) else None,
-        "extra_tensors": {k: list(v.shape) for k, v in loaded.extra_tensors.items()},
+        "extra_tensors": {k[len(EXTRA_PREFIX):]: list(v) for k, v in head.tensors.shapes.items()
+                          if k.startswith(EXTRA_PREFIX)},
     }
 
 

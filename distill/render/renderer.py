@@ -89,7 +89,11 @@ class Renderer:
                  device: str | torch.device = "cpu") -> None:
         self.config = config or RenderConfig()
         self.device = torch.device(device)
-        self.model = loaded.model.to(self.device).eval()
+        # A decoder-only load (``load_model(decoder_only=True)``) leaves the encoder on the
+        # meta device: it cannot move, and ``encode`` says why instead of failing in torch.
+        self.can_encode = not any(p.is_meta for p in loaded.model.encoder.parameters())
+        (loaded.model if self.can_encode else loaded.model.decoder).to(self.device)
+        self.model = loaded.model.eval()
         self.decoder = decoder_for_inference(self.model)
         self.spectrogram = ComplexSpectrogram(loaded.spectrogram).to(self.device)
         self.normalization: NormalizationStats = loaded.normalization
@@ -99,9 +103,13 @@ class Renderer:
 
     @classmethod
     def from_file(cls, path: str | Path, *, config: RenderConfig | None = None,
-                  device: str | torch.device = "cpu") -> Renderer:
-        """Load a model file (``ModelFileError`` when it cannot be read) and wrap it."""
-        return cls(load_model(path, device), config=config, device=device)
+                  device: str | torch.device = "cpu", decoder_only: bool = False) -> Renderer:
+        """Load a model file (``ModelFileError`` when it cannot be read) and wrap it.
+
+        ``decoder_only``: for rendering from latents only (``generate``); half the memory,
+        and ``encode`` / ``reconstruct`` raise ``RuntimeError``.
+        """
+        return cls(load_model(path, device, decoder_only=decoder_only), config=config, device=device)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -243,6 +251,9 @@ class Renderer:
     # ------------------------------------------------------------------ audio -> latents
     def encode(self, wave: np.ndarray | torch.Tensor) -> EncodedClips:
         """Every clip of a waveform ``[S]`` (``file_clips``, silent ones kept), encoded."""
+        if not self.can_encode:
+            raise RuntimeError("this renderer was loaded without its encoder (decoder_only); "
+                               "load the model in full to encode audio")
         wave = torch.as_tensor(wave, dtype=torch.float32).reshape(-1)
         clips = file_clips(wave, self.spectrogram, self.data, drop_silent=False)
         layout = clip_layout(wave.shape[0], self.spectrogram, self.data)

@@ -167,3 +167,34 @@ def test_generate_refuses_a_nan_model_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "NaN" in err and "nan.distill" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_info_refuses_a_nan_model(tmp_path, capsys):
+    """``info`` reads weights with numpy, not torch: the same refusal as ``load_model``."""
+    from distill.cli import main
+
+    def poison(tensors):
+        name = next(k for k in tensors if k.startswith("model.decoder") and k.endswith("weight"))
+        tensors[name] = tensors[name].clone()
+        tensors[name].view(-1)[-1] = math.inf
+
+    path = forge(tmp_path, "inf.distill", edit_tensors=poison)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "weights hold NaN or infinite values" in err and "inf.distill" in err
+
+
+def test_tensors_must_tile_the_data(tmp_path):
+    """Two tensors over the same bytes (and bytes no tensor owns) make a corrupt file,
+    even when every size and the file's length agree."""
+    path = forge(tmp_path, "m.distill")
+    raw = bytearray(path.read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    first = min((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
+    start, end = header[first]["data_offsets"]
+    header[first]["data_offsets"] = [end, 2 * end - start]  # onto the next tensor's bytes
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + n:])
+    with pytest.raises(ModelFileError, match=r"corrupt .* (overlaps another|leaves a gap)"):
+        load_model(path)

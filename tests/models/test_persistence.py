@@ -214,3 +214,34 @@ def test_save_refuses_configs_that_do_not_describe_the_model(tmp_path, model, ti
 def test_loads_onto_the_requested_device(saved):
     loaded = load_model(saved, device="cpu")
     assert all(p.device.type == "cpu" for p in loaded.model.parameters())
+
+
+def test_a_loaded_model_can_train_on(saved):
+    """The arrays read from the file become the parameters (no copy): still trainable."""
+    loaded = load_model(saved)
+    params = list(loaded.model.parameters())
+    assert params and all(p.requires_grad and not p.is_meta for p in params)
+    before = [p.detach().clone() for p in params]
+    loaded.model.train()
+    g = loaded.model.geometry
+    recon, _, _ = loaded.model(torch.rand(4, 2, g.n_mels, g.n_frames))
+    recon.square().mean().backward()
+    with torch.no_grad():
+        for p in params:
+            p -= 0.1 * p.grad
+    assert all(not torch.equal(a, p) for a, p in zip(before, params, strict=True) if p.grad.any())
+    # Each load reads its own memory: the step did not reach a second load.
+    again = list(load_model(saved).model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, again, strict=True))
+
+
+def test_decoder_only_reads_the_decoder_and_decodes_the_same(saved, model, tiny_configs):
+    loaded = load_model(saved, decoder_only=True)
+    assert all(p.is_meta for p in loaded.model.encoder.parameters())
+    assert not any(p.is_meta for p in loaded.model.decoder.parameters())
+    assert set(loaded.extra_tensors) == {"latent.mean", "latent.basis"}
+    original, restored = model.decoder.state_dict(), loaded.model.decoder.state_dict()
+    assert list(original) == list(restored) and all(torch.equal(original[k], restored[k]) for k in original)
+    z = torch.randn(3, tiny_configs[0].latent_dim)
+    with torch.no_grad():
+        assert torch.equal(loaded.model.decode(z), model.decode(z))

@@ -56,3 +56,13 @@ def test_a_v1_model_renders_through_its_latent_analysis():
     wave = renderer.render_controls([0.0] * analysis.space.num_axes)
     assert wave.shape == (renderer.clip_samples,) == (1920,)
     assert np.isfinite(wave).all() and 0.01 < np.sqrt(np.mean(wave ** 2)) < 0.2
+
+
+def test_a_decoder_only_renderer_generates_the_same_samples():
+    """``distill generate`` loads the decoder alone: same sound, and encoding says why it cannot."""
+    full, lean = Renderer.from_file(MODEL_V1), Renderer.from_file(MODEL_V1, decoder_only=True)
+    assert full.can_encode and not lean.can_encode
+    samples = 3 * full.clip_samples
+    assert np.array_equal(lean.generate(samples, seed=3), full.generate(samples, seed=3))
+    with pytest.raises(RuntimeError, match="without its encoder"):
+        lean.encode(np.zeros(samples, dtype=np.float32))
