@@ -333,7 +333,7 @@ class Trainer:
 
     def restore(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.model_state)
-        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        steps.load_optimizer_state(self.optimizer, checkpoint.optimizer_state)
         self.scheduler.load_state_dict(checkpoint.scheduler_state)
         self.scheduler.lr_lambdas[0].total_steps = self.total_steps  # epochs may have changed on resume
         self.state = copy.deepcopy(checkpoint.state)
