@@ -20,33 +20,35 @@ composition of ``distill.training.steps.batch_losses``), and as a whole through 
 batch (``distill.training.distributed``: DDP, global BatchNorm, the losses averaged over
 the processes, as ``distill train`` under torchrun does); clips/s is the global rate.
 
-Measured (2-core AMD EPYC VM shared with other engineers' jobs, load average ~1-1.5,
-so numbers move by 10-30 % between runs; torch 2.13 CPU, PASSIVE OpenMP wait, 2 threads,
-12 steps per case, 54 training clips)::
+Measured (2-core Xeon VM shared with other engineers' jobs, load average 1.4-1.6, so step
+times move by 10-30 % between runs; torch 2.13 CPU, 2 threads, 10 steps per case, 54
+training clips)::
 
     case                           batch  step ms clips/s s/epoch RSS MiB   data forward  stft backward optim
-    all, STFT on 1 clip (default)      8      171    46.8     1.2     948    1.1    39.0  21.2     84.4  29.1
-    all, STFT on 2 clips               8      192    41.7     1.3     966    1.0    38.6  27.3     87.6  30.5
-    all, STFT on every clip            8      266    30.1     1.9    1098    1.0    36.5  70.6    114.6  25.9
-    baseline (mag + IF + KL)           8      160    49.9     1.1     884    1.0    40.1   0.0     72.4  42.0
-    all, STFT on 1 clip (default)     32      389    82.4     0.8    1274    2.6   119.2  22.8    210.8  26.6
-    all, STFT on 2 clips              32      396    80.8     0.8    1297    2.5   114.0  28.1    210.7  26.8
-    all, STFT on every clip           32      783    40.9     1.6    2217    2.4   107.9 271.5    405.6  26.0
-    baseline (mag + IF + KL)          32      361    88.6     0.7    1248    2.6   123.1   0.0    207.2  27.7
+    all, STFT on 1 clip (default)      8      295    27.1     2.1     733    2.2    77.9  30.5    145.9  25.0
+    baseline (mag + IF + KL)           8      338    23.7     2.4     709    2.4    95.7   0.0    136.8  27.7
+    all, STFT on 1 clip (default)     32      709    45.1     1.4     950    5.8   220.0  29.4    370.7  24.0
+    baseline (mag + IF + KL)          32      802    39.9     1.6     917    6.9   236.9   0.0    372.2  28.1
 
-(magnitude, IF and KL terms: < 1 ms each.) What it says:
+Before (same machine, minutes earlier, load 2.6-2.8): batch 8 all / baseline 17-20 /
+18-24 clips/s, 820-827 / 786-794 MiB, optim 80-89 ms; batch 32 27-51 / 32-46 clips/s,
+1,185-1,195 / 1,113-1,119 MiB. What changed and what it says:
 
-- the waveform term costs ~13 ms per clip and step whatever the batch, so it runs on
-  one clip per batch (+7 % at batch 8, +8 % at batch 32; off for the first 20 % of a run,
-  ``TrainingConfig.stft_start_fraction``, which is not counted here); on every clip it
-  would add 66-117 %;
-- the backward pass is half of a step, the forward a quarter; data loading (memory-mapped
-  float16 cache, in-process) ~0.5 %;
-- peak RSS: < 1 GiB at batch 8, ~1.25 GiB at batch 32 with or without the waveform term.
-  Of that, ~690 MiB is fixed before the first activation: the torch runtime (~220),
-  librosa + scipy imported by the mel filterbank of ``ComplexSpectrogram`` (~130),
-  ``torch._dynamo`` pulled in by the first ``torch.optim`` optimizer (~70), weights,
-  gradients and AdamW moments (~270); the forward activations of batch 32 add ~400.
+- the waveform term costs ~30 ms per step (one clip); the fused AdamW
+  (``steps.make_optimizer``) saves more than that (25 ms instead of 55-90), so every term
+  now trains at least as fast as the spectrogram-only baseline did;
+- peak RSS at batch 32 under 1 GiB: the last step's gradients are freed before the
+  forward (-68 MiB), LeakyReLU runs in place (-90 MiB of saved activations), the
+  target's waveform is synthesised before the forward, and ``malloc_trim`` after each
+  CPU step (``distill.training.memory``) keeps glibc's fragmented heap from creeping
+  past the live peak (~780 MiB). Of that, ~610 MiB is fixed: the torch runtime (~220),
+  ``torch._dynamo`` pulled in by any ``torch.optim`` optimizer (~70), weights, AdamW
+  moments and (during the backward) gradients (~270); the forward activations of batch 32
+  add ~210;
+- measured and dropped: channels_last (same CPU time, no memory gained, and the fused
+  AdamW then copies every channels_last weight), glibc's mmap threshold fixed low
+  (~820-840 MiB but 15-60 % more CPU time), ``MALLOC_ARENA_MAX=1`` (no change), foreach AdamW
+  (slower than fused); bf16 autocast earlier (slower).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.config import RunConfig, TrainingConfig
 from distill.training.distributed import Distributed
+from distill.training.memory import release_freed_memory
 
 #: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
 CASES = {
@@ -126,25 +129,28 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
                       sync: Callable[[], None]) -> dict[str, float]:
     """One step of ``steps.train_step``'s work, each part timed (seconds)."""
     t: dict[str, float] = {}
+    optimizer.zero_grad(set_to_none=True)  # as train_step: the gradients are gone during the forward
     batch, t["data"] = timed(lambda: next(batches), sync)
+    w = setup.weights
+    k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
+    target, t["stft"] = None, 0.0
+    if w.stft:  # as batch_losses: the target's waveform before the forward
+
+        def synthesize_target() -> torch.Tensor:
+            with torch.no_grad():
+                return setup.synthesize(batch[:k])
+
+        target, t["stft"] = timed(synthesize_target, sync)
     (recon, mu, logvar), t["forward"] = timed(lambda: model(batch), sync)
     mag, t["magnitude"] = timed(lambda: magnitude_loss(recon, batch), sync)
     inst, t["instantaneous_frequency"] = timed(lambda: instantaneous_frequency_loss(recon, batch), sync)
     kl, t["kl"] = timed(lambda: kl_divergence(mu, logvar), sync)
-    w = setup.weights
     total = w.magnitude * mag + w.instantaneous_frequency * inst + w.kl * beta * kl
-    t["stft"] = 0.0
-    if w.stft:
-        k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
-
-        def stft_term() -> torch.Tensor:
-            with torch.no_grad():
-                target = setup.synthesize(batch[:k])
-            return multi_resolution_stft_loss(setup.synthesize(recon[:k]), target)
-
-        stft, t["stft"] = timed(stft_term, sync)
+    if target is not None:
+        stft, seconds = timed(lambda: multi_resolution_stft_loss(setup.synthesize(recon[:k]), target),
+                              sync)
+        t["stft"] += seconds
         total = total + w.stft * stft
-    optimizer.zero_grad(set_to_none=True)
     _, t["backward"] = timed(total.backward, sync)
 
     def update() -> None:
@@ -153,6 +159,7 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
         scheduler.step()
 
     _, t["optimizer"] = timed(update, sync)
+    release_freed_memory()  # as train_step does on the CPU
     return t
 
 
