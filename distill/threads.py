@@ -16,9 +16,11 @@ while a training thread uses two.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,20 @@ RENDER_RT_PRIORITY = 10
 CALLBACK_RT_PRIORITY = 20
 
 
+def thread_scheduling() -> str:
+    """The calling thread's scheduling: ``"fifo N"``, ``"rr N"`` or ``"normal"``."""
+    if not hasattr(os, "sched_getscheduler") or not hasattr(os, "SCHED_FIFO"):
+        return "normal"
+    try:
+        policy = os.sched_getscheduler(0)  # 0: the calling thread (Linux schedules threads)
+        if policy in (os.SCHED_FIFO, os.SCHED_RR):
+            kind = "fifo" if policy == os.SCHED_FIFO else "rr"
+            return f"{kind} {os.sched_getparam(0).sched_priority}"
+    except OSError:
+        pass
+    return "normal"
+
+
 def raise_thread_priority(priority: int = RENDER_RT_PRIORITY) -> str:
     """Best effort: real-time scheduling (SCHED_FIFO) for the calling thread, where allowed.
 
@@ -86,15 +102,12 @@ def raise_thread_priority(priority: int = RENDER_RT_PRIORITY) -> str:
     a thread that sleeps between bounded pieces of work (the render loop, an audio
     callback): a FIFO thread that never sleeps would starve the rest of the machine but
     for the kernel's real-time throttling. It never logs (an audio callback may call it
-    once): callers log what it returns, ``"fifo N"``, ``"rr N"`` or ``"normal"``.
+    once): callers log what it returns (``thread_scheduling``'s strings).
     """
-    if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_FIFO"):
-        return "normal"
+    current = thread_scheduling()
+    if current != "normal" or not hasattr(os, "sched_setscheduler"):
+        return current
     try:
-        policy = os.sched_getscheduler(0)  # 0: the calling thread (Linux schedules threads)
-        if policy in (os.SCHED_FIFO, os.SCHED_RR):
-            kind = "fifo" if policy == os.SCHED_FIFO else "rr"
-            return f"{kind} {os.sched_getparam(0).sched_priority}"
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
@@ -108,6 +121,16 @@ def raise_thread_priority(priority: int = RENDER_RT_PRIORITY) -> str:
     return f"fifo {priority}"
 
 
+def reset_thread_priority() -> str:
+    """Back to normal scheduling (always allowed); returns ``"normal"``."""
+    if hasattr(os, "sched_setscheduler") and thread_scheduling() != "normal":
+        try:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            return thread_scheduling()
+    return "normal"
+
+
 def apply_thread_policy(num_threads: int = 0) -> int:
     """Set torch's intra-op thread count; 0 means all available cores. Returns the count."""
     import torch  # here: the audio engine imports this module and must stay torch-free
@@ -117,3 +140,22 @@ def apply_thread_policy(num_threads: int = 0) -> int:
         torch.set_num_threads(n)
     log.debug("torch intra-op threads: %d (OMP_WAIT_POLICY=%s)", n, os.environ.get("OMP_WAIT_POLICY"))
     return n
+
+
+def settle_heap() -> float:
+    """Collect every generation now, then freeze the survivors; returns the seconds it took.
+
+    The audio callback is Python and needs the GIL every block (5.3 ms at 256 frames), and
+    a full collection holds the GIL for as long as it scans every tracked object: 111 ms
+    with torch, the model and Qt loaded (2-core machine), an underrun each time the
+    oldest generation's threshold is crossed. Frozen objects (``gc.freeze``) are skipped by
+    later collections, which then scan only what was created since (~0 ms). Call it at
+    rest points, on the thread that may free what it finds (the studio's GUI thread):
+    after start-up and whenever a model has been opened. Garbage cycles among objects
+    frozen later wait for the next call, which unfreezes first.
+    """
+    began = time.perf_counter()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    return time.perf_counter() - began

@@ -16,6 +16,9 @@ from distill.threads import (
     apply_thread_policy,
     lower_thread_priority,
     raise_thread_priority,
+    reset_thread_priority,
+    settle_heap,
+    thread_scheduling,
 )
 
 
@@ -102,6 +105,16 @@ def test_a_render_thread_gets_fifo_scheduling_where_allowed_and_only_that_thread
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread is untouched
 
 
+def test_a_thread_can_go_back_to_normal_scheduling():
+    def up_and_down():
+        up = raise_thread_priority()
+        return up, reset_thread_priority(), thread_scheduling(), os.sched_getscheduler(0)
+
+    up, down, now, policy = on_a_thread(up_and_down)
+    assert up == (f"fifo {min(RENDER_RT_PRIORITY, realtime_limit())}" if realtime_limit() >= 1 else "normal")
+    assert down == now == "normal" and policy == os.SCHED_OTHER
+
+
 def test_without_the_right_a_thread_stays_normal():
     # A user without an rtprio limit (and, run as root, not root any more).
     code = """
@@ -116,3 +129,29 @@ print(raise_thread_priority(), os.sched_getscheduler(0) == os.SCHED_OTHER)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["normal", "True"]
+
+
+# ------------------------------------------------------------------ the heap at rest points
+class Node:
+    def __init__(self) -> None:
+        self.other = self  # a reference cycle: only the collector frees it
+
+
+def test_settle_heap_collects_cycles_then_freezes_the_survivors():
+    import gc
+    import weakref
+
+    garbage = weakref.ref(Node())
+    keep = Node()
+    try:
+        assert garbage() is not None  # a cycle: reference counting alone never frees it
+        settle_heap()
+        assert garbage() is None
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # this process's modules, functions, ... and `keep`
+        assert all(o is not keep for o in gc.get_objects())  # frozen: later collections skip it
+        later = weakref.ref(Node())
+        settle_heap()  # unfreezes first: cycles made since are found too
+        assert later() is None
+    finally:
+        gc.unfreeze()

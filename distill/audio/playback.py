@@ -39,7 +39,7 @@ import numpy as np
 from distill.audio.playback_types import Sound, Telemetry
 from distill.audio.ring import SpliceRing
 from distill.constants import SAMPLE_RATE
-from distill.threads import CALLBACK_RT_PRIORITY, raise_thread_priority
+from distill.threads import CALLBACK_RT_PRIORITY, raise_thread_priority, thread_scheduling
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,11 @@ class PlaybackEngine:
         self._request: Sound | None = None
         self._active_request: Sound | None = None  # callback-owned
         # Telemetry, written by the callback.
-        self.callback_scheduling: str | None = None  # what the callback's thread got, once
+        # The callback thread's scheduling as the host API made it (JACK's real-time client
+        # thread, PortAudio's normal ALSA thread), then after our one request. Set once
+        # per stream by the callback; None before its first call.
+        self.host_scheduling: str | None = None
+        self.callback_scheduling: str | None = None
         self._underruns = 0
         self._blocks = 0
         self._peak = 0.0
@@ -147,7 +151,7 @@ class PlaybackEngine:
                 self.error = "no audio output device found"
                 log.warning(self.error)
                 return False
-            self.callback_scheduling = None  # a new stream has a new callback thread
+            self.host_scheduling = self.callback_scheduling = None  # a new stream, a new thread
             stream = sd.OutputStream(samplerate=self.sample_rate, blocksize=self.block_size,
                                      channels=2, dtype="float32", device=self.device,
                                      callback=self._callback, latency="low")
@@ -242,6 +246,14 @@ class PlaybackEngine:
                          latency_p50_ms=p50, latency_p95_ms=p95, latency_max_ms=worst,
                          latency_count=int(latencies.size))
 
+    @property
+    def host_realtime(self) -> bool:
+        """True when the host API runs the callback real-time (JACK with ``-R``, ...): then
+        the audio server's own threads are real-time too, and a real-time render thread
+        cannot hold them up."""
+        scheduling = self.host_scheduling
+        return scheduling is not None and scheduling != "normal"
+
     def reset_counters(self) -> None:
         self._underruns = 0
         self._blocks = 0
@@ -251,7 +263,8 @@ class PlaybackEngine:
     def _callback(self, outdata, frames, time_info, status) -> None:
         if self.callback_scheduling is None and self._stream is not None:
             # Once, on PortAudio's thread (never on a thread that drives the callback by
-            # hand): a syscall or two, no logging.
+            # hand): a few syscalls, no logging.
+            self.host_scheduling = thread_scheduling()
             self.callback_scheduling = raise_thread_priority(CALLBACK_RT_PRIORITY)
         if status.output_underflow:
             self._underruns += 1

@@ -88,8 +88,9 @@ class RealtimeConfig(ConfigBase):
         Seed of PGHI's random phase of negligible coefficients.
     realtime_scheduling
         Ask for real-time scheduling (SCHED_FIFO, under JACK's and the audio callback's)
-        for the loop's thread where the system allows it (``distill.threads``): other
-        programs and training then cannot starve the stream.
+        for the loop's thread while the host runs its audio path real-time, where the
+        system allows it (``distill.threads``; ``RealtimeLoop._follow_host_scheduling``):
+        other programs and training then cannot starve the stream.
     decode_precision
         The loop's own decoder copy: "auto" (bfloat16 where the CPU computes it natively,
         about 2x faster there and under 0.3 dB from float32; see

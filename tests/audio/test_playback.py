@@ -359,4 +359,5 @@ def test_real_stream_plays_bit_exact(jack_server, tmp_path):
     assert 0 < telemetry.latency_ms < 200
     # JACK without real-time leaves PortAudio's thread at normal scheduling: the callback
     # asked for real-time once, and got it where this user may have it.
+    assert engine.host_scheduling == "normal" and not engine.host_realtime
     assert engine.callback_scheduling == ("fifo 20" if realtime_allowed() else "normal")

@@ -6,6 +6,7 @@ callback driven like PortAudio would, or a real stream through JACK's dummy back
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from types import SimpleNamespace
@@ -173,6 +174,35 @@ def test_the_loop_decodes_in_its_own_precision_close_to_the_renderer(renderer, p
     assert (ours[:, 1] - reference[:, 1]).abs().max() < 0.02
     if precision == "float32":
         torch.testing.assert_close(ours, reference)
+
+
+def test_the_render_thread_is_real_time_exactly_while_the_hosts_audio_path_is(renderer):
+    # The callback reports its thread's scheduling as the host made it (host_scheduling);
+    # here no stream runs, so the test writes it as the callback would.
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+    allowed = os.geteuid() == 0 or limit == resource.RLIM_INFINITY or limit >= 1
+    engine = PlaybackEngine(device="no such audio device")
+    loop = RealtimeLoop(renderer, engine)
+    try:
+        assert loop.start(timeout=60)
+        assert loop.stats().scheduling == "normal"  # no host yet
+        engine.host_scheduling = "fifo 65"  # JACK with -R: its client thread is real-time
+        wait_for(lambda: loop.stats().scheduling != "normal" or not allowed)
+        assert loop.stats().scheduling == ("fifo 10" if allowed else "normal")
+        engine.host_scheduling = "normal"  # a new stream on a host without real-time
+        wait_for(lambda: loop.stats().scheduling == "normal")
+    finally:
+        loop.close()
+    off = RealtimeLoop(renderer, engine, RealtimeConfig(realtime_scheduling=False))
+    engine.host_scheduling = "fifo 65"
+    try:
+        assert off.start(timeout=60)
+        time.sleep(0.1)
+        assert off.stats().scheduling == "normal"
+    finally:
+        off.close()
 
 
 def test_a_submitted_state_is_spliced_in_continuously_with_its_time_stamp(renderer):
