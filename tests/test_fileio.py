@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from distill import fileio
@@ -60,3 +62,23 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path):
         write_atomically(target, disk_full_halfway)
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["model.bin"]
+
+
+def test_big_payloads_are_written_in_chunks_and_read_back_whole(tmp_path):
+    # One huge write() stalled the other core long enough for an audio underrun.
+    from distill.fileio import WRITE_CHUNK, write_in_chunks
+
+    data = np.random.default_rng(0).integers(0, 255, 3 * WRITE_CHUNK + 17, dtype=np.uint8).tobytes()
+    sizes = []
+
+    class Recording(io.BytesIO):
+        def write(self, chunk):
+            sizes.append(len(chunk))
+            return super().write(chunk)
+
+    target = Recording()
+    write_in_chunks(target, data)
+    assert target.getvalue() == data
+    assert sizes == [WRITE_CHUNK] * 3 + [17]
+    path = write_atomically(tmp_path / "big.bin", lambda f: write_in_chunks(f, data))
+    assert path.read_bytes() == data

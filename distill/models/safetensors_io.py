@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from distill.errors import ModelFileError
-from distill.fileio import write_atomically
+from distill.fileio import write_atomically, write_in_chunks
 
 if TYPE_CHECKING:
     import torch
@@ -113,7 +113,7 @@ def write_tensor_file(path: str | Path, tensors: Mapping[str, torch.Tensor],
     # clone(): safetensors refuses tensors that share storage (views of one buffer).
     prepared = {str(name): t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
     data = safetensors_bytes(prepared, metadata=dict(metadata))
-    write_atomically(path, lambda f: f.write(data))
+    write_atomically(path, lambda f: write_in_chunks(f, data))
     return path
 
 

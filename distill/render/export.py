@@ -19,7 +19,7 @@ import soundfile as sf
 
 from distill.constants import EXPORT_FORMATS, SAMPLE_RATE
 from distill.errors import AudioFileError
-from distill.fileio import describe_os_error, write_atomically
+from distill.fileio import describe_os_error, write_atomically, write_in_chunks
 
 #: Format used when neither the file name nor the caller names one.
 DEFAULT_FORMAT = "wav"
@@ -151,6 +151,6 @@ def export_audio(path: str | Path, wave: np.ndarray, format: str | None = None,
     sf.write(buffer, data, sample_rate, format=sf_format, subtype=subtype)
     encoded = buffer.getvalue()
     try:
-        return write_atomically(target, lambda f: f.write(encoded))
+        return write_atomically(target, lambda f: write_in_chunks(f, encoded))
     except OSError as exc:
         raise AudioFileError(target, f"could not write the file: {describe_os_error(exc)}") from None
