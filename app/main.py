@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = setup_file_logging(logging.DEBUG if args.verbose else logging.INFO)
     apply_thread_policy()
     apply_theme(app)
-    collector = MainThreadCollector(app)  # noqa: F841  (Qt objects die on the GUI thread only)
+    collector = MainThreadCollector(app)  # Qt objects die on the GUI thread only
     app.setWindowIcon(QIcon(str(resource_root() / "icons" / "distill-studio-256.png")))
     if args.smoke_test:
         from app.smoke import run_smoke_test
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         report_startup_failure(exc, log_path)
         close_all()
         return 1
+    # Rest points for the collector: once the window is up, and whenever the instrument is
+    # warm (a model opened) — never a full collection while it plays.
+    QTimer.singleShot(0, collector.settle)
+    window.explore_panel.instrument.readyChanged.connect(collector.settle)
     if args.startup_time:
         def report_shown() -> None:  # the event loop runs it once the window is on screen
             print(f"window shown {time.perf_counter() - _STARTED:.2f} s after app.main was imported",

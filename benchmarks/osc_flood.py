@@ -49,6 +49,7 @@ def run_osc_flood(args: argparse.Namespace, find_model) -> dict:
     from app.services.instrument import InstrumentController
     from distill.audio.playback import PlaybackEngine
     from distill.render import Renderer
+    from distill.threads import settle_heap
 
     app = QApplication.instance() or QApplication([])
     engine = PlaybackEngine()
@@ -69,6 +70,7 @@ def run_osc_flood(args: argparse.Namespace, find_model) -> dict:
     pump(120, until=lambda: instrument.ready)
     if not instrument.ready:
         raise SystemExit("the instrument did not warm up")
+    settle_heap()  # as the studio does once a model is open
     if not surface.set_osc(True, port=0):
         raise SystemExit(surface.osc_status)
     instrument.play()
