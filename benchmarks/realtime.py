@@ -22,30 +22,36 @@ the latent analysis' axes (a random path without analysis). Reported:
 Without ``--model`` the newest ``*.distill`` in the user data folder is used, else a
 randomly initialised full-size ConvVAE (the same decode cost, noise for sound).
 
-Measured on the 2-core shared VM (torch CPU, demo model trained 3 epochs on
-resources/demo, 30 s sweeps, 600 states; other engineers' test runs kept the load average
-at 2.3-4.8 throughout, so every figure carries that load; rerun on the machine at hand):
+Measured on the 2-core VM (Xeon with AMX: bfloat16 decode), demo model, 30 s sweeps of
+600 states, quiet machine (load average ~1) unless said; "training" is the studio's own
+way, a child process at nice 10 (``--train-process``), except the in-process row:
 
-    run                   p50 / p95 / max ms   renders/s  skipped  late  underruns  dropouts
-    idle                  38.8 / 45.4 / 63.9   19.8       0        4     13         0
-    training, 1 thread    59.1 / 124 / 181     17.0       55       26    196        111
-    training, 2 threads   102 / 154 / 192      13.8       160      16    256        605
+    run                                   p50 / p95 / max ms   underruns  gaps  late
+    idle, JACK without real-time          22.2 / 26.2 / 36.7   0          0     0
+    idle, JACK real-time                  21.4 / 25.6 / 31.3   0          0     0
+    training, JACK real-time (2 runs)     23.3-24.5 / 27.9-30.5 / 33-36   0   0     0
+    training, JACK without real-time      24.1 / 28.1 / 37.3   0          0     0
+    training in-process (a thread), RT    22.0 / 26.2 / 35.2   4          0     0
+    load 4-5 of other programs, RT        23.7 / 27.7 / 31.8   0          0     0
+      ... the render thread not real-time 27.4 / 38.7 / 131    26         4     0
 
-    seams (idle): largest jump within 2 samples of a splice 0.51, elsewhere 1.15 (the
-    sound's own attacks; 99.9th percentile 0.56); spectral flux at joins 0.400,
-    elsewhere 0.403 — a join is not measurable. Longest silence after the start: 0.04 ms.
+    seams: largest jump within 2 samples of a splice 0.66-0.91, elsewhere 0.99-1.14 (the
+    sound's own attacks; 99.9th percentile 0.56); spectral flux at joins 0.443-0.449,
+    elsewhere 0.461-0.467 — a join is not measurable. Renders 18.5-19.8 per second.
 
-Where the idle latency goes: decode ~10 ms (6 ms on a quiet machine) + the splice point
-(the callback's block in flight 5.3 ms + ``margin_blocks`` 5.3 ms + the splice's own
-synthesis, p95 ~4 ms) + the device's 10.7 ms (two JACK periods). ``margin_blocks`` 0
-measured p50 40 / p95 52 ms with 15 late splices in 15 s, 1.0 gave 44 / 50 ms and none.
-A GIL switch interval of 0.5 ms (set by ``PlaybackEngine.start``) measured 3 underruns and
-p50 39.6 ms in 15 s where Python's default 5 ms gave 9 and 42.7 ms.
+Where the latency goes: decode ~5 ms (the loop's bfloat16 copy; float32 ~10 ms) + the
+splice's synthesis (p95 ~3 ms) + the wait for the next callback (half a 5.3 ms block on
+average: a splice lands right after the block the callback has claimed, see
+``distill.audio.ring``) + the device's 10.7 ms (two JACK periods). Before (float32, one
+block of guard and one of margin): p50 39-40 ms.
 
-Training in the same process: limit it to ONE torch thread while playing (two threads
-doubled the decode time and gave 5x the dropouts); even then, on this 2-core machine
-under outside load the stream underran — train in another process (``distill train``)
-or pause training for glitch-free playing.
+What made the training rows clean (each measured here, see the commits): training in a
+child process (no GIL shared; in-process threads gave 49 underruns without JACK
+real-time), the render thread at SCHED_FIFO while the host is real-time (on a host whose
+server is not, a FIFO renderer gave 712 underruns), the heap frozen at rest points (a full
+collection held the GIL 111 ms), checkpoints written in 1 MiB pieces (one 200 MB write()
+stalled the other core). A GIL switch interval of 0.5 ms (``PlaybackEngine.start``)
+measured 3 underruns in 15 s where Python's default 5 ms gave 9.
 """
 
 from __future__ import annotations
