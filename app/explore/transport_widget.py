@@ -130,8 +130,8 @@ def _stats_tip(telemetry: Telemetry, stats: RealtimeStats | None) -> str:
     lines = ["Latency: from the control's event to its first sample at the output (p50/p95)"]
     if telemetry.latency_max_ms is not None:
         lines.append(f"  worst {telemetry.latency_max_ms:.0f} ms over {telemetry.latency_count} changes")
-    lines.append(f"Underruns (the device's): {telemetry.underruns}; gaps (nothing ready to play): "
-                 f"{telemetry.dropouts}")
+    lines.append(f"Underruns while playing (the device's): {telemetry.underruns}; "
+                 f"gaps (nothing ready to play): {telemetry.dropouts}")
     if stats is not None:
         lines.append(f"Control states dropped for a newer one: {stats.skipped}; renders: {stats.renders}")
         if stats.render_ms_p50 is not None:

@@ -266,8 +266,8 @@ class PlaybackEngine:
             # hand): a few syscalls, no logging.
             self.host_scheduling = thread_scheduling()
             self.callback_scheduling = raise_thread_priority(CALLBACK_RT_PRIORITY)
-        if status.output_underflow:
-            self._underruns += 1
+        if status.output_underflow and self._audible:
+            self._underruns += 1  # an underrun in silence is not heard: not counted
         self._blocks += 1
         now = time.perf_counter()
         dac_delay = max(0.0, time_info.outputBufferDacTime - time_info.currentTime)

@@ -30,7 +30,7 @@ class Telemetry:
 
     running: bool
     playing: bool
-    underruns: int
+    underruns: int  # the device's, while something was audible (in silence none is heard)
     blocks: int
     peak: float  # decaying peak of the output (falls by 1/e in ``PEAK_DECAY_S``)
     latency_ms: float | None  # the latest

@@ -100,7 +100,10 @@ def test_stop_fades_out():
 
 def test_underruns_and_latency_are_reported():
     engine = PlaybackEngine()
+    run_blocks(engine, 3, underflow=True)  # silence (a model loading): nothing to hear
+    assert engine.telemetry().underruns == 0
     engine.play(synth.sine(440, 0.1), requested_at=time.perf_counter() - 0.05)
+    run_blocks(engine, 1)
     run_blocks(engine, 2, underflow=True)
     telemetry = engine.telemetry()
     assert telemetry.underruns == 2
