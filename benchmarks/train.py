@@ -89,7 +89,7 @@ from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.config import RunConfig, TrainingConfig
 from distill.training.distributed import Distributed
-from distill.training.memory import release_freed_memory
+from distill.training.memory import trim_if_grown
 
 #: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
 CASES = {
@@ -159,7 +159,7 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
         scheduler.step()
 
     _, t["optimizer"] = timed(update, sync)
-    release_freed_memory()  # as train_step does on the CPU
+    trim_if_grown()  # as train_step does on the CPU
     return t
 
 

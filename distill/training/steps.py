@@ -31,7 +31,7 @@ from distill.audio.spectrogram import ComplexSpectrogram
 from distill.models import ConvVAE, LossTerms, multi_resolution_stft_loss, vae_loss
 from distill.models.losses import Synthesize
 from distill.training.config import LossWeights, TrainingConfig
-from distill.training.memory import release_freed_memory
+from distill.training.memory import trim_if_grown
 
 
 def make_synthesize(spectrogram: ComplexSpectrogram, normalization: NormalizationStats) -> Synthesize:
@@ -202,7 +202,7 @@ def train_step(model: ConvVAE, optimizer: torch.optim.Optimizer,
     optimizer.step()
     scheduler.step()
     if batch.device.type == "cpu":
-        release_freed_memory()  # bounds the resident peak (distill.training.memory)
+        trim_if_grown()  # bounds the resident peak (distill.training.memory)
     return StepResult(losses, norm)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -112,3 +113,20 @@ def test_a_checkpoint_of_the_unfused_optimizer_resumes_fused(tiny_cache):
     resumed.step()
     assert all(float(resumed.state[p]["step"]) == 3.0 for p in model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_the_heap_is_trimmed_only_once_it_has_grown(monkeypatch):
+    import sys
+
+    import numpy as np
+
+    from distill.training import memory
+
+    if not memory.release_freed_memory():
+        pytest.skip(f"no malloc_trim in this C library ({sys.platform})")
+    monkeypatch.setattr(memory, "_last_trimmed_rss", 0)  # as in a fresh process
+    assert memory.trim_if_grown()  # the first call sets the mark
+    assert not memory.trim_if_grown()  # nothing grew since
+    grown = np.ones(max(64 << 20, int(0.2 * memory._rss_bytes())), dtype=np.uint8)  # touched pages
+    assert memory.trim_if_grown()
+    del grown
