@@ -227,13 +227,11 @@ class RealtimeLoop:
     def _follow_host_scheduling(self) -> None:
         """Real-time scheduling for this thread exactly while the host's audio path has it.
 
-        On a real-time host (JACK with ``-R``) this thread, at a priority under the
-        callback's, keeps other programs and training from starving the stream (under a
-        load of 4-5: 0 underruns and 0 gaps, against 26 and 4). On a host whose server
-        threads run at normal priority (JACK without ``-R``) a real-time renderer held
-        them up instead: 712 underruns in 30 s while training, against 0 at normal
-        priority (``benchmarks/realtime.py``). Two attribute reads a turn; the syscalls
-        only when the engine's stream changed.
+        On a real-time host (JACK ``-R``) this thread, under the callback's priority, keeps
+        other programs and training from starving the stream (load 4-5: 0 underruns and 0
+        gaps, against 26 and 4). On a host whose server runs at normal priority it held the
+        server up instead: 712 underruns in 30 s while training, 0 at normal priority
+        (``benchmarks/realtime.py``). Syscalls only when the engine's stream changed.
         """
         want = self.config.realtime_scheduling and self.engine.host_realtime
         if want != self._realtime_wanted:  # changes only with the stream (refused: asked once)

@@ -31,6 +31,7 @@ A cancel that is not obeyed within ``CANCEL_GRACE_S`` ends the child with SIGKIL
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import logging
 import multiprocessing
@@ -374,9 +375,15 @@ def _child_main(commands: Connection, events: Connection, job: _Job) -> None:
 
 
 def _portable(exc: Exception) -> Exception:
-    """``exc`` if it survives pickling (most do), else one of its kind the parent can rebuild."""
+    """``exc`` if it survives the pipe (most do), else one of its kind the parent can rebuild.
+
+    ``copy.deepcopy`` takes the exception apart and rebuilds it the way the pipe's pickling
+    does (``__reduce_ex__``, then its class called with its args), so an exception whose
+    ``__init__`` cannot be called again fails here, on the child's side, not in the parent.
+    """
     try:
-        return pickle.loads(pickle.dumps(exc))
+        pickle.dumps(exc)
+        return copy.deepcopy(exc)
     except Exception:
         if isinstance(exc, DistillError):
             return DistillError(str(exc))
