@@ -31,7 +31,7 @@ way, a child process at nice 10 (``--train-process``), except the in-process row
     idle, JACK real-time                  21.4 / 25.6 / 31.3   0          0     0
     training, JACK real-time (2 runs)     23.3-24.5 / 27.9-30.5 / 33-36   0   0     0
     training, JACK without real-time      24.1 / 28.1 / 37.3   0          0     0
-    training in-process (a thread), RT    22.0 / 26.2 / 35.2   4          0     0
+    training in-process (a thread), RT    22-24 / 26 / 35-193  2-4        0     0
     load 4-5 of other programs, RT        23.7 / 27.7 / 31.8   0          0     0
       ... the render thread not real-time 27.4 / 38.7 / 131    26         4     0
 
