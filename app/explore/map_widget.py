@@ -168,6 +168,7 @@ class MapWidget(QWidget):
             self.map_plot.addItem(item, ignoreBounds=True)
             item.setVisible(False)
         self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor=PALETTE["muted"])
+        self.legend_corner = "top right"  # moved by show_analysis to the emptiest corner
         self.legend.setParentItem(self.map_plot.getPlotItem().vb)
         self.map_caption = QLabel(CLICK_HINT, self)
         self.map_caption.setWordWrap(True)
@@ -221,6 +222,10 @@ class MapWidget(QWidget):
         self.map_plot.setLabel("bottom", x_label)
         self.map_plot.setLabel("left", y_label)
         self.map_caption.setText(LAYOUT_HINT if analysis.has_layout else CLICK_HINT)
+        # The legend goes where it hides the fewest points.
+        self.legend_corner = emptiest_corner(points, self._limits)
+        anchor, offset = CORNERS[self.legend_corner]
+        self.legend.anchor(itemPos=anchor, parentPos=anchor, offset=offset)
         self.fit_view()
 
     @staticmethod
@@ -278,6 +283,26 @@ class MapWidget(QWidget):
     def _on_point_clicked(self, _item, points, _event=None) -> None:
         if len(points) and self._analysis is not None:
             self.clipClicked.emit(int(points[0].data()))
+
+
+#: Share of the map's width and height the legend's corner covers, when choosing where it goes.
+LEGEND_CORNER = (0.4, 0.35)
+#: Corner -> (the legend's anchor on itself and on the plot, offset in pixels); ties go to
+#: the first (top right, where a legend is looked for).
+CORNERS = {"top right": ((1, 0), (-10, 10)), "top left": ((0, 0), (10, 10)),
+           "bottom right": ((1, 1), (-10, -10)), "bottom left": ((0, 1), (10, -10))}
+
+
+def emptiest_corner(points: np.ndarray, limits: tuple[tuple[float, float], tuple[float, float]]) -> str:
+    """The corner of the map (``CORNERS``) with the fewest of ``points`` [N, 2] under it."""
+    (x0, x1), (y0, y1) = limits
+    u = (points[:, 0] - x0) / max(x1 - x0, 1e-12)
+    v = (points[:, 1] - y0) / max(y1 - y0, 1e-12)
+    w, h = LEGEND_CORNER
+    right, left, top, bottom = u > 1 - w, u < w, v > 1 - h, v < h
+    counts = {"top right": right & top, "top left": left & top, "bottom right": right & bottom,
+              "bottom left": left & bottom}
+    return min(CORNERS, key=lambda corner: int(counts[corner].sum()))
 
 
 def _value_limits(low: float, high: float) -> tuple[float, float]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PySide6.QtGui import QColor
 
-from app.explore.map_widget import _FILE_COLORS, MapWidget, colour_groups
+from app.explore.map_widget import _FILE_COLORS, MapWidget, colour_groups, emptiest_corner
 from distill.latent import AxisInfo, LatentAnalysis, LatentConfig, LatentSpace
 from distill.render import Renderer
 from tests.app.explore.conftest import SMALL_MODEL
@@ -88,3 +88,15 @@ def test_hovering_a_point_names_its_file_and_time_in_it(qtbot):
     assert widget._point_tip(0.0, 0.0, 5) == "b.wav\n1.00 s – 2.00 s (clip 3)"
     widget.show_analysis(analysis_of(["a.wav"], clips_per_file=300), (0.5, 1.0))
     assert widget._point_tip(0.0, 0.0, 250) == "a.wav\n2:05.0 – 2:06.0 (clip 251)"
+
+
+def test_the_legend_goes_to_the_corner_that_hides_the_fewest_points():
+    rng = torch.Generator().manual_seed(0)
+    limits = ((-1.0, 1.0), (-2.0, 2.0))
+    spread = (torch.rand(200, 2, generator=rng) * 2 - 1) * torch.tensor([1.0, 2.0])
+    assert emptiest_corner(spread.numpy(), limits) in ("top right", "top left", "bottom right", "bottom left")
+    crowded = torch.cat([spread, torch.tensor([[0.9, 1.9]]).repeat(50, 1)])  # a cluster at the top right
+    assert emptiest_corner(crowded.numpy(), limits) != "top right"
+    only_top = torch.tensor([[x, 1.8] for x in (-0.9, -0.5, 0.0, 0.5, 0.9)])
+    assert emptiest_corner(only_top.numpy(), limits) == "bottom right"  # ties: the first empty one
+    assert emptiest_corner(torch.zeros(0, 2).numpy(), limits) == "top right"
