@@ -28,6 +28,8 @@ synthesis makes continuous anyway (see ``distill.render.realtime``). It is count
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Splices whose first sample the consumer has not reached yet (older ones are overwritten).
@@ -36,6 +38,14 @@ MARK_SLOTS = 64
 LATENCY_SLOTS = 4096
 #: Stream end of a stream that plays on.
 FOREVER = 1 << 62
+
+
+@functools.cache
+def _fade_in(n: int) -> np.ndarray:
+    """A raised-cosine fade-in of ``n`` samples (read-only; one per length, made once)."""
+    fade = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+    fade.flags.writeable = False
+    return fade
 
 
 class SpliceRing:
@@ -93,7 +103,7 @@ class SpliceRing:
         blend = min(blend, n, self.write_pos - at)
         if blend > 0:
             samples = samples.copy()  # the producer's thread: it may allocate
-            fade = 0.5 - 0.5 * np.cos(np.pi * (np.arange(blend, dtype=np.float32) + 0.5) / blend)
+            fade = _fade_in(blend)
             old = self._samples(at, blend)
             samples[:blend] = old + fade * (samples[:blend] - old)
         gap = max(self.write_pos, read)
