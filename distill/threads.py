@@ -131,6 +131,27 @@ def reset_thread_priority() -> str:
     return "normal"
 
 
+def lower_process_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Nice ``nice`` for every thread of this process, also those its imports started (the
+    studio's training child calls it first thing).
+
+    Linux keeps a nice value per thread: ``lower_thread_priority`` covers this thread and
+    the threads it starts later (torch's OpenMP pool, the command thread), but numpy's
+    OpenBLAS pool started when numpy was imported, before any code of ours ran.
+    """
+    lower_thread_priority(nice)
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:  # not Linux: one nice value for the whole process
+        threads = [0]
+    for tid in threads:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except (OSError, AttributeError):  # AttributeError: no setpriority (Windows)
+            continue
+
+
 def apply_thread_policy(num_threads: int = 0) -> int:
     """Set torch's intra-op thread count; 0 means all available cores. Returns the count."""
     import torch  # here: the audio engine imports this module and must stay torch-free

@@ -35,7 +35,6 @@ import copy
 import importlib
 import logging
 import multiprocessing
-import os
 import pickle
 import signal
 import threading
@@ -49,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from distill.errors import DistillError, TrainingError
 from distill.progress import EventCallback, emitter
-from distill.threads import BACKGROUND_NICE, apply_thread_policy, lower_thread_priority
+from distill.threads import apply_thread_policy, lower_process_priority
 from distill.training.config import RunConfig
 from distill.training.events import CheckpointSaved, Failed, RunEvent, TrainingControl
 
@@ -313,24 +312,6 @@ def _read_commands(commands: Connection, control: TrainingControl) -> None:
             _apply(commands.recv(), control)
     except (EOFError, OSError):
         control.cancel()
-
-
-def lower_process_priority(nice: int = BACKGROUND_NICE) -> None:
-    """Nice ``nice`` for every thread of this process, also those its imports started.
-
-    Linux keeps a nice value per thread: ``lower_thread_priority`` covers this thread and
-    the threads it starts later (torch's OpenMP pool, the command thread), but numpy's
-    OpenBLAS pool started when numpy was imported, before any code of ours ran.
-    """
-    lower_thread_priority(nice)
-    try:
-        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
-    except OSError:  # not Linux: one nice value for the whole process
-        threads = [0]
-    for tid in threads:
-        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no setpriority (Windows)
-            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
-                os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
 def _child_main(commands: Connection, events: Connection, job: _Job) -> None:
