@@ -152,51 +152,40 @@ def longest_silence(audio: np.ndarray, threshold: float = 1e-4) -> int:
     return best
 
 
-def start_training(threads: int, nice: int) -> tuple[threading.Thread, object]:
+def start_training(threads: int, nice: int, process: bool) -> tuple[threading.Thread, object]:
+    """Train on resources/demo while the sweep plays: as the studio does (``process``: a
+    spawned child at nice 10, ``distill.training.child``), or on a thread of this process at
+    ``nice``. Returns the thread that runs or relays it, and what ``cancel`` stops it."""
+    from distill.training.child import TrainingProcess
     from distill.training.config import RunConfig, TrainingConfig
     from distill.training.events import TrainingControl
     from distill.training.run import train
 
-    control = TrainingControl()
     root = Path(tempfile.mkdtemp())
     setup = RunConfig(training=TrainingConfig(epochs=10_000, num_threads=threads, device="cpu"))
+    job = dict(explicit=("epochs", "num_threads", "device"), cache_dir=root / "cache",
+               checkpoint_dir=root / "ckpt")
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    if process:
+        control = TrainingProcess(demo, root / "t.distill", setup, **job)
+        work = control.run
+    else:
+        control = TrainingControl()
+
+        def work() -> None:
+            if nice:
+                lower_thread_priority(nice)  # as the studio's training thread did
+            train(demo, root / "t.distill", setup, control=control, **job)
 
     def run() -> None:
-        if nice:
-            lower_thread_priority(nice)  # as the studio's training worker does
         try:
-            train(Path(__file__).resolve().parents[1] / "resources" / "demo", root / "t.distill", setup,
-                  explicit=("epochs", "num_threads", "device"), control=control, cache_dir=root / "cache",
-                  checkpoint_dir=root / "ckpt")
+            work()
         except Exception as exc:  # cancelled, or a failure: the benchmark reports what it measured
             print(f"training stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     thread = threading.Thread(target=run, name="training", daemon=True)
     thread.start()
     return thread, control
-
-
-def start_training_process(threads: int) -> tuple[threading.Thread, object]:
-    """The load of ``start_training``, through ``distill.training.child`` as the studio trains:
-    a spawned child at nice 10; this thread only receives its events."""
-    from distill.training.child import TrainingProcess
-    from distill.training.config import RunConfig, TrainingConfig
-
-    root = Path(tempfile.mkdtemp())
-    setup = RunConfig(training=TrainingConfig(epochs=10_000, num_threads=threads, device="cpu"))
-    process = TrainingProcess(Path(__file__).resolve().parents[1] / "resources" / "demo", root / "t.distill",
-                              setup, explicit=("epochs", "num_threads", "device"), cache_dir=root / "cache",
-                              checkpoint_dir=root / "ckpt")
-
-    def run() -> None:
-        try:
-            process.run()
-        except Exception as exc:  # cancelled, or a failure: the benchmark reports what it measured
-            print(f"training stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-    thread = threading.Thread(target=run, name="training", daemon=True)
-    thread.start()
-    return thread, process
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:
@@ -221,8 +210,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     settle_heap()  # as the studio does once a model is open (a full collection held the GIL 111 ms)
     training = None
     if args.train or args.train_process:
-        training = (start_training(args.train_threads, args.train_nice) if args.train
-                    else start_training_process(args.train_threads))
+        training = start_training(args.train_threads, args.train_nice, process=args.train_process)
         time.sleep(args.train_warmup)  # past dataset caching, into the epochs
     tap = RingTap(engine.ring, int((args.seconds + 5) * engine.sample_rate))
     n = int(args.seconds * CHANGES_PER_SECOND)
