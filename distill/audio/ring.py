@@ -109,10 +109,10 @@ class SpliceRing:
         gap = max(self.write_pos, read)
         if gap < at:
             self._zero(gap, at)
-        start = at & self._mask
-        first = min(n, self.capacity - start)
-        self._buffer[start:start + first] = samples[:first]
-        self._buffer[:n - first] = samples[first:]
+        head, tail = self._spans(at, n)
+        first = head.stop - head.start
+        self._buffer[head] = samples[:first]
+        self._buffer[tail] = samples[first:]
         if stamp is not None:
             slot = self._mark_head % MARK_SLOTS
             self._mark_pos[slot] = at
@@ -123,17 +123,21 @@ class SpliceRing:
             self.torn += 1
         return True
 
-    def _samples(self, at: int, n: int) -> np.ndarray:
-        """A copy of the ``n`` samples written from ``at`` (producer side)."""
+    def _spans(self, at: int, n: int) -> tuple[slice, slice]:
+        """The buffer's slices holding the ``n`` samples from ``at``: to its end, then from 0."""
         start = at & self._mask
         first = min(n, self.capacity - start)
-        return np.concatenate([self._buffer[start:start + first], self._buffer[:n - first]])
+        return slice(start, start + first), slice(0, n - first)
+
+    def _samples(self, at: int, n: int) -> np.ndarray:
+        """A copy of the ``n`` samples written from ``at`` (producer side)."""
+        head, tail = self._spans(at, n)
+        return np.concatenate([self._buffer[head], self._buffer[tail]])
 
     def _zero(self, lo: int, hi: int) -> None:
-        start, n = lo & self._mask, hi - lo
-        first = min(n, self.capacity - start)
-        self._buffer[start:start + first] = 0.0
-        self._buffer[:n - first] = 0.0
+        head, tail = self._spans(lo, hi - lo)
+        self._buffer[head] = 0.0
+        self._buffer[tail] = 0.0
 
     def play_until(self, end: int) -> None:
         """The stream is meant to play until sample ``end`` (``FOREVER``: on)."""
