@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from distill.latent.layout import EXTENT, LayoutConfig, MapLayout, fit_layout, neighbour_share
+from distill.latent import layout as layout_module
+from distill.latent.layout import (
+    EXTENT,
+    MIN_LAYOUT_CLIPS,
+    LayoutConfig,
+    MapLayout,
+    fit_layout,
+    neighbour_share,
+)
 
 
 def _families(n_per: int = 8, num: int = 12, dim: int = 16, seed: int = 0
@@ -46,6 +54,7 @@ def test_no_layout_when_off_or_too_few_clips():
     latents, _ = _families(n_per=4)
     assert fit_layout(latents, LayoutConfig(enabled=False)) is None
     assert fit_layout(latents[:5]) is None
+    assert fit_layout(torch.cat([latents[:5]] * 4)) is None  # 20 clips, 5 distinct
 
 
 def _grid_layout() -> MapLayout:
@@ -87,3 +96,37 @@ def test_neighbour_share_counts_own_group_among_nearest():
     points = np.array([[0, 0], [0, 1], [10, 0], [10, 1]], dtype=float)
     assert neighbour_share(points, np.array([0, 0, 1, 1]), k=1) == 1.0
     assert neighbour_share(points, np.array([0, 1, 0, 1]), k=1) == 0.0
+
+
+def test_the_smallest_folder_with_a_layout_gets_one():
+    latents, _ = _families(n_per=1, num=MIN_LAYOUT_CLIPS + 1)
+    layout = fit_layout(latents)
+    assert layout is not None and layout.points.shape == (MIN_LAYOUT_CLIPS + 1, 2)
+    assert bool(torch.isfinite(layout.points).all())
+    assert float(layout.points.abs().max()) == pytest.approx(EXTENT)
+
+
+def test_duplicate_clips_share_a_map_position():
+    latents, _ = _families(n_per=3, num=4)
+    latents = torch.cat([latents, latents[:2]])
+    layout = fit_layout(latents)
+    assert torch.equal(layout.points[-2:], layout.points[:2])
+    # The pad still plays: a duplicate's position gives that (shared) latent back.
+    assert torch.allclose(layout.to_latent(layout.points[-1]), latents[-1], atol=1e-5)
+
+
+def test_beyond_the_fitted_maximum_the_rest_are_placed_among_their_family(monkeypatch):
+    """t-SNE fits a seeded subset; the other clips land by interpolation, next to their family."""
+    monkeypatch.setattr(layout_module, "MAX_FITTED_CLIPS", 48)
+    latents, groups = _families(n_per=10, num=8)
+    a = fit_layout(latents, LayoutConfig(seed=1))
+    assert a.points.shape == (80, 2) and bool(torch.isfinite(a.points).all())
+    assert neighbour_share(a.points.numpy(), groups) >= 0.9
+    assert torch.equal(a.points, fit_layout(latents, LayoutConfig(seed=1)).points)
+    assert not torch.equal(a.points, fit_layout(latents, LayoutConfig(seed=2)).points)
+
+
+def test_descriptors_must_match_the_clips():
+    latents, _ = _families(n_per=2)
+    with pytest.raises(ValueError, match="descriptors"):
+        fit_layout(latents, descriptors=torch.zeros(len(latents) - 1, 4))
