@@ -61,7 +61,9 @@ from distill.threads import apply_thread_policy
 from distill.training import steps
 from distill.training.batches import steps_per_epoch
 from distill.training.config import RunConfig, TrainingConfig
+from distill.training.device import training_precision
 from distill.training.events import EpochEnd, TrainingControl
+from distill.training.overrides import config_with
 from distill.training.presets import resolve_preset
 from distill.training.run import train
 
@@ -83,7 +85,8 @@ def measure_step_seconds(run: RunConfig, cache: DatasetCache, repeats: int = 3) 
     optimizer = steps.make_optimizer(model, run.training)
     scheduler = steps.make_scheduler(optimizer, run.training, total_steps=100)
     setup = steps.LossSetup(run.training.loss_weights, steps.make_synthesize(
-        ComplexSpectrogram(run.spectrogram), datasets.stats), run.training.stft_loss_clips)
+        ComplexSpectrogram(run.spectrogram), datasets.stats), run.training.stft_loss_clips,
+        autocast=training_precision(run.training.precision, torch.device("cpu")))
     n = min(run.training.batch_size, len(datasets.train))
     batch = torch.stack([datasets.train[i].spectrogram for i in range(n)])
     times = []
@@ -212,7 +215,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, help="spectrogram cache (default: a temporary one)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--keep-model", type=Path, help="copy the trained model file here")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training setting over the preset's, e.g. kl_max_beta=1e-4 or "
+                   "loss_weights.stft=0.01 (JSON values; repeatable)")
     return p.parse_args(argv)
+
+
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """``["kl_max_beta=1e-4", "augmentation.enabled=false"]`` -> ``{key: value}`` (JSON values,
+    else the text as it is)."""
+    settings: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            settings[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[key.strip()] = text
+    return settings
 
 
 def train_within(cache: DatasetCache, run: RunConfig, seconds: float, tmp: Path,
@@ -251,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.folder or synthetic_dataset(Path(tmp) / "sounds")
         run = RunConfig(training=TrainingConfig(min_files_for_file_split=2, num_threads=args.threads))
         cache = build_cache(folder, run.spectrogram, run.data, args.cache_dir or Path(tmp) / "cache")
-        run = run.replace(training=resolve_preset(run.training, len(cache.files),
-                                                  {"min_files_for_file_split", "num_threads"}))
+        run = run.replace(training=config_with(
+            resolve_preset(run.training, len(cache.files), {"min_files_for_file_split", "num_threads"}),
+            parse_settings(args.set)))
         split = make_datasets(cache, run.training).split  # the same split the run makes (seeded)
         training: dict = {}
         if args.model:
@@ -270,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         seen_metrics, seen_features, _ = evaluate(loaded, seen, args.max_clips)
         results = {
             "folder": str(folder), "held_out": str(args.held_out or "validation split"),
-            "training": training,
+            "training": training, "settings": parse_settings(args.set),
             "metrics": {"held out": held_metrics, "training": seen_metrics},
             "generation": generation(loaded, analysis, seen_features, held_features, args.draws, seed=0),
             "map": map_measures(analysis) if analysis is not None else {},

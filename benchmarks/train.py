@@ -54,6 +54,7 @@ Before (same machine, minutes earlier, load 2.6-2.8): batch 8 all / baseline 17-
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -88,6 +89,7 @@ from distill.threads import apply_thread_policy
 from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.config import RunConfig, TrainingConfig
+from distill.training.device import training_precision
 from distill.training.distributed import Distributed
 from distill.training.memory import trim_if_grown
 
@@ -141,7 +143,13 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
                 return setup.synthesize(batch[:k])
 
         target, t["stft"] = timed(synthesize_target, sync)
-    (recon, mu, logvar), t["forward"] = timed(lambda: model(batch), sync)
+    def forward() -> tuple[torch.Tensor, ...]:  # as batch_losses: autocast, then float32 outputs
+        with torch.autocast(batch.device.type, dtype=setup.autocast or torch.float32,
+                            enabled=setup.autocast is not None):
+            out = model(batch)
+        return tuple(o.float() for o in out)
+
+    (recon, mu, logvar), t["forward"] = timed(forward, sync)
     mag, t["magnitude"] = timed(lambda: magnitude_loss(recon, batch), sync)
     inst, t["instantaneous_frequency"] = timed(lambda: instantaneous_frequency_loss(recon, batch), sync)
     kl, t["kl"] = timed(lambda: kl_divergence(mu, logvar), sync)
@@ -172,7 +180,7 @@ def endless_batches(dataset, batch_size: int, device: torch.device, distributed:
 
 
 def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, threads: int,
-                 warmup: int, repeats: int) -> dict:
+                 warmup: int, repeats: int, precision: str = "float32") -> dict:
     distributed = Distributed.from_environment()
     apply_thread_policy(max(1, threads // distributed.world_size))
     device = distributed.start(torch.device("cpu"))
@@ -188,7 +196,8 @@ def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, thre
     optimizer = steps.make_optimizer(model, run.training)
     scheduler = steps.make_scheduler(optimizer, run.training, total_steps=10_000)
     synthesize = steps.make_synthesize(ComplexSpectrogram(run.spectrogram), datasets.stats)
-    setup = steps.LossSetup(weights, synthesize, stft_clips)
+    autocast = training_precision(precision, device)
+    setup = steps.LossSetup(weights, synthesize, stft_clips, autocast=autocast)
     beta, sync = run.training.kl_max_beta, (lambda: None)
     batches = endless_batches(datasets.train, batch_size, device, distributed)
     parts = [instrumented_step(network, optimizer, scheduler, batches, setup, beta, sync)
@@ -204,7 +213,8 @@ def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, thre
     step_s = float(np.median(whole))
     n_train = len(datasets.train)
     return {
-        "case": case, "batch": batch_size, "threads": threads, "nproc": distributed.world_size,
+        "case": case, "batch": batch_size, "precision": "bfloat16" if autocast else "float32",
+        "threads": threads, "nproc": distributed.world_size,
         "steps": repeats,
         "parts_ms": median, "sum_ms": sum(median.values()), "train_step_ms": 1e3 * step_s,
         "clips_per_s": batch_size / step_s, "train_clips": n_train,
@@ -215,11 +225,12 @@ def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, thre
 
 def format_table(rows: list[dict]) -> str:
     short = {"instantaneous_frequency": "IF", "magnitude": "mag", "optimizer": "optim"}
-    head = (f"{'case':<31}{'batch':>5}{'step ms':>9}{'clips/s':>8}{'s/epoch':>8}{'RSS MiB':>8}  "
+    head = (f"{'case':<31}{'batch':>5}{'prec.':>6}{'step ms':>9}{'clips/s':>8}{'s/epoch':>8}{'RSS MiB':>8}  "
             + " ".join(f"{short.get(p, p):>7}" for p in PARTS))
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['case']:<31}{r['batch']:>5}{r['train_step_ms']:>9.0f}{r['clips_per_s']:>8.1f}"
+        lines.append(f"{r['case']:<31}{r['batch']:>5}{r.get('precision', 'float32')[:4]:>6}"
+                     f"{r['train_step_ms']:>9.0f}{r['clips_per_s']:>8.1f}"
                      f"{r['epoch_s']:>8.1f}{r['peak_rss_mib']:>8.0f}  "
                      + " ".join(f"{r['parts_ms'][p]:>7.1f}" for p in PARTS))
     epoch = rows[0]["train_clips"] if rows else 0
@@ -245,6 +256,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[8, 32])
     p.add_argument("--cases", type=lambda s: s.split(";"), default=list(CASES),
                    help=f"';'-separated subset of: {'; '.join(CASES)}")
+    p.add_argument("--precisions", type=lambda s: s.split(","), default=["auto"],
+                   help="comma-separated TrainingConfig.precision values to measure, e.g. "
+                   "float32,bfloat16 (default: auto, what training uses here)")
     p.add_argument("--threads", type=int, default=2, help="threads of all processes together")
     p.add_argument("--nproc", type=int, default=1, help="processes (DDP under torchrun, gloo)")
     p.add_argument("--warmup", type=int, default=2)
@@ -261,25 +275,25 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.folder or synthetic_dataset(Path(tmp) / "sounds")
         cache_dir = args.cache_dir or Path(tmp) / "cache"
         if args.child:
-            case, batch = args.child.rsplit("|", 1)
-            row = measure_case(folder, cache_dir, case, int(batch), args.threads, args.warmup, args.steps)
+            case, batch, precision = args.child.rsplit("|", 2)
+            row = measure_case(folder, cache_dir, case, int(batch), args.threads, args.warmup, args.steps,
+                               precision)
             if os.environ.get("RANK", "0") == "0":
                 args.json.write_text(json.dumps(row))
             return 0
         build_cache(folder, cache_dir=cache_dir)  # once, outside the timed children
         rows = []
-        for batch in args.batch_sizes:
-            for case in args.cases:
-                out = Path(tmp) / "row.json"
-                launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                             str(args.nproc), "--master_addr", "127.0.0.1", "--master_port",
-                             str(free_port())] if args.nproc > 1 else [sys.executable])
-                subprocess.run([*launcher, __file__, str(folder), "--child", f"{case}|{batch}",
-                                "--json", str(out), "--cache-dir", str(cache_dir), "--threads",
-                                str(args.threads), "--warmup", str(args.warmup), "--steps",
-                                str(args.steps)], check=True)
-                rows.append(json.loads(out.read_text()))
-                print(format_table(rows[-1:]).splitlines()[2], flush=True)
+        for batch, precision, case in itertools.product(args.batch_sizes, args.precisions, args.cases):
+            out = Path(tmp) / "row.json"
+            launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                         str(args.nproc), "--master_addr", "127.0.0.1", "--master_port",
+                         str(free_port())] if args.nproc > 1 else [sys.executable])
+            subprocess.run([*launcher, __file__, str(folder), "--child", f"{case}|{batch}|{precision}",
+                            "--json", str(out), "--cache-dir", str(cache_dir), "--threads",
+                            str(args.threads), "--warmup", str(args.warmup), "--steps",
+                            str(args.steps)], check=True)
+            rows.append(json.loads(out.read_text()))
+            print(format_table(rows[-1:]).splitlines()[2], flush=True)
     print()
     print(format_table(rows))
     if args.json:

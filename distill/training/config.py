@@ -74,6 +74,12 @@ class TrainingConfig(ConfigBase):
     checkpoint_every_epochs, keep_checkpoints, preview_every_epochs
         Checkpoint cadence (plus one on finish and one on cancel or stop), how many to
         keep, and how often a preview (spectrogram + audio) is rendered.
+    precision
+        Arithmetic of the forward and backward passes: "float32", "bfloat16" (autocast:
+        convolutions and matrix products in bfloat16, weights, optimiser and losses in
+        float32) or "auto" = bfloat16 where the hardware computes it natively (CPUs with
+        AVX512-BF16 or AMX, CUDA GPUs that support it), else float32
+        (``distill.training.device.training_precision``).
     checkpoint_every_minutes
         A checkpoint is also written mid-epoch once this much time has passed
         since the last one (0 = only by epochs): the tiny preset checkpoints every 25
@@ -126,6 +132,7 @@ class TrainingConfig(ConfigBase):
     divergence_window: int = 50
     divergence_min_steps: int = 10
     checkpoint_every_minutes: float = 10.0
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -146,6 +153,9 @@ class TrainingConfig(ConfigBase):
             raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(TRAINING_PRECISIONS)}, "
+                             f"got {self.precision!r}")
         if self.preset not in PRESET_NAMES:
             raise ValueError(f"preset must be one of {', '.join(PRESET_NAMES)}, got {self.preset!r}")
         if self.weight_decay < 0:
@@ -195,6 +205,9 @@ _REAL_BOUNDS = {
     "checkpoint_every_minutes": (0, 7 * 24 * 60),
 }
 
+
+#: Values of ``TrainingConfig.precision``.
+TRAINING_PRECISIONS = ("auto", "float32", "bfloat16")
 
 #: Dataset-size presets (``distill.training.presets``); "auto" picks one from the file count.
 PRESET_NAMES = ("auto", "tiny", "small", "large")

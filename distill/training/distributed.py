@@ -278,12 +278,16 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
     Two differentiable all-reduces per forward (sum and count, then the squared deviations
     from the global mean): a two-pass variance, as exact as a single process's. In eval
-    mode, or outside a process group, it is a plain ``BatchNorm2d``. Input ``[B, C, H, W]``.
+    mode, or outside a process group, it is a plain ``BatchNorm2d``. Input ``[B, C, H, W]``
+    (float32 or, under autocast, bfloat16: the output has the input's type).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized()):
             return super().forward(x)
+        # Statistics in float32 under bfloat16 autocast (as torch's own batch norm keeps
+        # them): sums over a whole global batch need more than bfloat16's 8 mantissa bits.
+        dtype, x = x.dtype, x.float()
         channels = x.shape[1]
         shape = (1, channels, 1, 1)
         count = x.new_tensor([x.numel() / channels])
@@ -303,7 +307,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
                 unbiased = var * (n / (n - 1).clamp_min(1))
                 self.running_mean.lerp_(mean, momentum)
                 self.running_var.lerp_(unbiased, momentum)
-        return y
+        return y.to(dtype)
 
 
 def global_batch_norm(module: nn.Module) -> nn.Module:

@@ -49,12 +49,15 @@ def make_synthesize(spectrogram: ComplexSpectrogram, normalization: Normalizatio
 class LossSetup:
     """How a batch is scored: term weights, the differentiable synthesis (None: no
     waveform term), how many clips of a batch get the waveform term (0 = all) and the
-    factor of its weight at this point of the run (``state.stft_factor``)."""
+    factor of its weight at this point of the run (``state.stft_factor``); ``autocast``: the
+    model's forward (and so its backward) runs in that type (``device.training_precision``),
+    the losses in float32."""
 
     weights: LossWeights
     synthesize: Synthesize | None
     stft_clips: int = 0
     stft_factor: float = 1.0
+    autocast: torch.dtype | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,10 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
         # activations exist, instead of adding to them at the step's memory peak.
         with torch.no_grad():
             target = setup.synthesize(batch[:k])
-    recon, mu, logvar = model(batch)
+    with torch.autocast(batch.device.type, dtype=setup.autocast or torch.float32,
+                        enabled=setup.autocast is not None):
+        recon, mu, logvar = model(batch)
+    recon, mu, logvar = recon.float(), mu.float(), logvar.float()  # no-ops in float32
     terms = vae_loss(recon, batch, mu, logvar, weights=setup.weights, beta=beta, synthesize=None)
     if target is None:
         return terms

@@ -38,7 +38,14 @@ from distill.training import steps
 from distill.training.batches import epoch_batches, load_batches, steps_per_epoch
 from distill.training.checkpoint import Checkpoint, CheckpointFolder, read_checkpoint
 from distill.training.config import RunConfig
-from distill.training.device import capture_rng, describe_device, restore_rng, seed_everything, select_device
+from distill.training.device import (
+    capture_rng,
+    describe_device,
+    restore_rng,
+    seed_everything,
+    select_device,
+    training_precision,
+)
 from distill.training.distributed import CANCEL, FAILED, FINISH, GO_ON, Distributed
 from distill.training.events import (
     CheckpointSaved,
@@ -114,7 +121,8 @@ class Trainer:
         self.scheduler = steps.make_scheduler(self.optimizer, cfg, self.total_steps)
         self.normalization = datasets.stats
         self.losses = steps.LossSetup(cfg.loss_weights, steps.make_synthesize(
-            ComplexSpectrogram(run.spectrogram).to(self.device), self.normalization), cfg.stft_loss_clips)
+            ComplexSpectrogram(run.spectrogram).to(self.device), self.normalization), cfg.stft_loss_clips,
+            autocast=training_precision(cfg.precision, self.device))
         self.listening = ComplexSpectrogram(run.spectrogram)  # CPU: PGHI for previews
         self.state = TrainState()
         if resume is not None:
@@ -356,13 +364,17 @@ class Trainer:
             return len({int(f) for f in table[clip_ids, 0]}) if len(clip_ids) else 0
 
         self.emit(TrainingStarted(
-            device=describe_device(self.device) + self.dist.describe(), split_mode=f"by {split.mode}",
+            device=describe_device(self.device) + self._precision_note() + self.dist.describe(),
+            split_mode=f"by {split.mode}",
             train_files=files(split.train), validation_files=files(split.validation),
             train_clips=len(split.train),
             validation_clips=len(split.validation), num_clips=len(split.train) + len(split.validation),
             preset=cfg.preset, epochs=cfg.epochs, steps_per_epoch=self.steps_per_epoch,
             total_steps=self.total_steps, start_epoch=self.state.epoch, start_step=self.state.step,
             num_parameters=self.model.num_parameters(), checkpoint_dir=self.checkpoints.directory))
+
+    def _precision_note(self) -> str:
+        return ", bfloat16" if self.losses.autocast == torch.bfloat16 else ""
 
     def emit_progress(self, losses: dict[str, float]) -> None:
         cfg, state = self.run_config.training, self.state
