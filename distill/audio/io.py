@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from distill.constants import EXPORT_FORMATS, SAMPLE_RATE
 from distill.errors import AudioFileError
@@ -101,11 +102,20 @@ def load_audio(path: str | Path, *, min_samples: int = MIN_SAMPLES,
 
 
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling (soxr through librosa), float32 in and out."""
-    import librosa  # imported here: librosa's import is slow and most callers never resample
+    """Band-limited resampling: ``[S]`` float32 -> ``[ceil(S * target_sr / orig_sr)]`` float32.
 
-    return librosa.resample(wave, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq").astype(
-        np.float32, copy=False)
+    soxr's high-quality mode, as ``librosa.resample(res_type="soxr_hq")`` does it (the same
+    values and length, tests/audio/test_resample.py) without importing librosa and numba.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if orig_sr == target_sr:
+        return wave
+    length = int(np.ceil(wave.shape[0] * (float(target_sr) / orig_sr)))
+    out = soxr.resample(wave, orig_sr, target_sr, quality="HQ")
+    # soxr's own length can differ by a sample: trim or zero-pad to ``length``, as librosa does.
+    if out.shape[0] >= length:
+        return np.ascontiguousarray(out[:length], dtype=np.float32)
+    return np.pad(out, (0, length - out.shape[0])).astype(np.float32, copy=False)
 
 
 def save_audio(path: str | Path, wave: np.ndarray, format: str | None = None,

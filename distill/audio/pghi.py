@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from distill.audio.config import ComplexSpectrogramConfig
-from distill.audio.pghi_kernels import _rtpghi, _rtpghi_continue
+from distill.audio.kernels import rtpghi as _rtpghi
+from distill.audio.kernels import rtpghi_continue as _rtpghi_continue
 
 T = TypeVar("T")
 

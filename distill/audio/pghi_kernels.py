@@ -1,9 +1,11 @@
 """The numba kernels of PGHI (``distill.audio.pghi``): the bucket queue and the per-frame walk.
 
-Compiled once and cached on disk (``cache=True``; a frozen app points ``NUMBA_CACHE_DIR``
-at a per-version folder). Frame-major ``[T, K]`` arrays, float64 phase inside, the
-centred phase convention inside and torch's convention out; see ``distill.audio.pghi``
-for the method and the two entries that call these.
+These njit functions are the one source of the kernels' code. A source checkout
+JIT-compiles them once and caches them on disk (``cache=True``); the bundle carries them
+compiled ahead of time (``distill.audio.kernels`` chooses, and lists the exported
+signatures). Frame-major ``[T, K]`` arrays, float64 phase inside, the centred phase
+convention inside and torch's convention out; see ``distill.audio.pghi`` for the method
+and the two entries that call these.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The inverse's magnitude estimate in one numba pass (listening and export; not differentiable).
+"""The inverse's magnitude estimate in one compiled pass (listening and export; not differentiable).
 
 ``ComplexSpectrogram._magnitude_frames`` in torch takes a dense ``[T, M] @ [M, K]``
 product, an ``exp``, four ``scatter_add`` passes over ``[T, K]`` (the cubic B-spline
@@ -7,22 +7,22 @@ temporaries: on 2 threads it was ~45 % of PGHI's whole inverse (``benchmarks/
 representation.py``). Here the same arithmetic runs per frame in one loop: the
 band-to-bin interpolation uses only each bin's non-zero weights (at most two bands cover
 a bin), the reassignment adds straight into the output row. Frames are independent, so
-halves of the frame range run in parallel (numba releases the GIL). Same values as the
-torch path to float32 rounding (tests/audio/test_reassign.py); the differentiable torch
-path stays the training loss's.
+halves of the frame range run in parallel (the kernel releases the GIL). Same values as
+the torch path to float32 rounding (tests/audio/test_reassign.py); the differentiable
+torch path stays the training loss's. The kernel's code is ``distill.audio.
+reassign_kernels``, compiled as ``distill.audio.kernels`` chooses (JIT or ahead of time).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from functools import lru_cache
 
-import numba
 import numpy as np
 import torch
 
 from distill.audio.config import ComplexSpectrogramConfig
+from distill.audio.kernels import magnitude as _magnitude
 from distill.audio.melbank import mel_geometry
 from distill.constants import SAMPLE_RATE
 
@@ -73,31 +73,3 @@ def _band_weights(config: ComplexSpectrogramConfig, sample_rate: int) -> tuple[n
         index[k, :len(bands)] = bands
         weight[k, :len(bands)] = row[bands]
     return index, weight
-
-
-@numba.njit(cache=True, nogil=True)
-def _magnitude(dens, position, index, weight, lo, hi, out):
-    """Frames ``[lo, hi)`` of ``out`` ``[T, K]`` (zeroed) from ``dens`` [T, M] and ``position`` [T, K]."""
-    n_bins = out.shape[1]
-    width = index.shape[1]
-    for t in range(lo, hi):
-        row = out[t]
-        for k in range(n_bins):
-            acc = np.float32(0.0)
-            for j in range(width):
-                acc += weight[k, j] * dens[t, index[k, j]]
-            power = np.float32(math.exp(acc))
-            pos = position[t, k]
-            base = math.floor(pos)
-            u = np.float32(pos - base)
-            u2 = u * u
-            u3 = u2 * u
-            one = np.float32(1.0) - u
-            b = int(base)
-            # Cubic B-spline weights over bins b-1 .. b+2 (as ``_reassign``), clamped at the ends.
-            row[min(max(b - 1, 0), n_bins - 1)] += power * (one * one * one / 6)
-            row[min(max(b, 0), n_bins - 1)] += power * ((3 * u3 - 6 * u2 + 4) / 6)
-            row[min(max(b + 1, 0), n_bins - 1)] += power * ((-3 * u3 + 3 * u2 + 3 * u + 1) / 6)
-            row[min(max(b + 2, 0), n_bins - 1)] += power * (u3 / 6)
-        for k in range(n_bins):
-            row[k] = math.sqrt(max(row[k], 1e-30))

@@ -17,8 +17,8 @@ from tests.app.conftest import Recorder
 from tests.conftest import write_audio
 
 TIMEOUT_MS = 20_000
-#: A cache build on a fresh checkout also compiles librosa's numba kernels (resampling the
-#: 44.1 kHz file) for the first time: tens of seconds on a busy 2-core machine.
+#: A cache build on a fresh checkout resamples the 44.1 kHz file and may compile numba's
+#: kernels for the first time: tens of seconds on a busy 2-core machine.
 BUILD_TIMEOUT_MS = 180_000
 
 
