@@ -4,7 +4,9 @@
 #   packaging/build.sh            uses .venv/bin/python (PyInstaller installed by `make bundle`)
 #   PYTHON=python3 packaging/build.sh
 #
-# Prints the build time and the bundle's size; build/ holds PyInstaller's work files.
+# Compiles the kernels ahead of time first (packaging/build_kernels.py -> build/kernels/:
+# the bundle carries no numba), then runs PyInstaller. Prints the build time and the
+# bundle's size; build/ holds the work files.
 set -eu
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
 PYTHON=${PYTHON:-"$ROOT/.venv/bin/python"}
@@ -12,6 +14,7 @@ DIST="$ROOT/dist/distill-studio"
 cd "$ROOT"
 
 started=$(date +%s)
+"$PYTHON" packaging/build_kernels.py "$ROOT/build/kernels" >/dev/null
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/distill-studio.spec
 
@@ -22,6 +25,6 @@ cp packaging/distill-studio.desktop "$DIST/"
 cp resources/icons/distill-studio-256.png "$DIST/distill-studio.png"
 
 elapsed=$(( $(date +%s) - started ))
-size=$(du -sm "$DIST" | cut -f1)
+bytes=$(du -sb "$DIST" | cut -f1)
 echo "bundle: $DIST"
-echo "build time: ${elapsed} s, size: ${size} MB"
+echo "build time: ${elapsed} s, size: $(( bytes / 1000000 )) MB ($(( bytes / 1048576 )) MiB)"

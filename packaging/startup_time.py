@@ -2,10 +2,11 @@
 
 Starts ``distill-studio --startup-time`` (the window opens, prints ``window shown`` once
 the event loop has shown it, and closes) and measures the wall clock from the process
-start to that line. Cold: empty user folders and an empty numba cache (a first start).
-Warm: the same folders again, so settings, the demo dataset's cache and numba's cache
-exist. The OS file cache is not dropped (that needs root and slows every other process),
-so cold here means "first start of this version", not "first read from disk".
+start to that line. Cold: empty user folders (a first start; for the venv app also an
+empty numba cache; the bundle has no numba, its kernels come compiled). Warm: the same
+folders again, so settings, the demo dataset's cache and (venv) numba's cache exist. The
+OS file cache is not dropped (that needs root and slows every other process), so cold
+here means "first start of this version", not "first read from disk".
 
 ``python packaging/startup_time.py dist/distill-studio/distill-studio``
 ``python packaging/startup_time.py .venv/bin/distill-studio --runs 3``
@@ -33,8 +34,6 @@ def time_to_window(exe: Path, home: Path) -> float:
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
                XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
                XDG_DATA_HOME=str(home / "data"), NUMBA_CACHE_DIR=str(home / "numba"))
-    if (exe.parent / "_internal").is_dir():
-        env.pop("NUMBA_CACHE_DIR")  # a bundle: its runtime hook picks it (under XDG_CACHE_HOME)
     started = time.perf_counter()
     process = subprocess.Popen([str(exe), "--startup-time"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
