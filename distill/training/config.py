@@ -104,7 +104,7 @@ class TrainingConfig(ConfigBase):
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     kl_warmup_fraction: float = 0.3
-    kl_max_beta: float = 1e-3
+    kl_max_beta: float = 1e-4
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     validation_fraction: float = 0.15
