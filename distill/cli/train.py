@@ -29,7 +29,7 @@ from distill.cli.progress import ProgressBar
 from distill.constants import MODEL_SUFFIX
 from distill.data import FileProcessed, FileSkipped
 from distill.errors import DistillError
-from distill.training.config import PRESET_NAMES, RunConfig
+from distill.training.config import PRESET_NAMES, TRAINING_PRECISIONS, RunConfig
 from distill.training.events import (
     AnalysisSkipped,
     AnalysisStarted,
@@ -49,6 +49,7 @@ OPTIONS = {
     "lr": ("training", "learning_rate"),
     "preset": ("training", "preset"),
     "device": ("training", "device"),
+    "precision": ("training", "precision"),
     "threads": ("training", "num_threads"),
     "seed": ("training", "seed"),
     "latent_dim": ("model", "latent_dim"),
@@ -70,6 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--epochs", type=int, metavar="N")
     parser.add_argument("--preset", choices=PRESET_NAMES, help="dataset-size preset (default: auto)")
     parser.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda[:N] or mps")
+    parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
+                        help="arithmetic of the model's passes: auto (default: bfloat16 where the "
+                             "CPU or GPU computes it natively, else float32), float32 or bfloat16")
     parser.add_argument("--resume", type=Path, metavar="CKPT",
                         help="continue from a checkpoint (its settings are used; --epochs may extend it)")
     parser.add_argument("--batch-size", type=int, metavar="N")

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from distill.audio import synth
 from distill.cli import main
 from distill.models import load_model
@@ -89,3 +91,18 @@ def test_user_errors_are_messages(tmp_path, capsys):
     assert main(["train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--resume",
                  str(bad)]) == 2
     assert "not a distill model file" in capsys.readouterr().err
+
+
+def test_precision_option_is_an_explicit_training_setting(tmp_path):
+    from distill.cli import build_parser
+    from distill.cli.train import run_config
+
+    argv = ["train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--precision", "float32"]
+    config, explicit = run_config(build_parser(argv).parse_args(argv))
+    assert config.training.precision == "float32" and "precision" in explicit
+    default = ["train", str(tmp_path), "-o", str(tmp_path / "m.distill")]
+    config, explicit = run_config(build_parser(default).parse_args(default))
+    assert config.training.precision == "auto" and "precision" not in explicit
+    with pytest.raises(SystemExit):  # argparse refuses a precision it does not know
+        bad = [*argv[:-1], "float16"]
+        build_parser(bad).parse_args(bad)
