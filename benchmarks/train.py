@@ -151,13 +151,7 @@ def instrumented_step(model, optimizer, scheduler, batches, setup: steps.LossSet
                 return setup.synthesize(batch[:k])
 
         target, t["stft"] = timed(synthesize_target, sync)
-    def forward() -> tuple[torch.Tensor, ...]:  # as batch_losses: autocast, then float32 outputs
-        with torch.autocast(batch.device.type, dtype=setup.autocast or torch.float32,
-                            enabled=setup.autocast is not None):
-            out = model(batch)
-        return tuple(o.float() for o in out)
-
-    (recon, mu, logvar), t["forward"] = timed(forward, sync)
+    (recon, mu, logvar), t["forward"] = timed(lambda: steps.forward(model, batch, setup.autocast), sync)
     mag, t["magnitude"] = timed(lambda: magnitude_loss(recon, batch), sync)
     inst, t["instantaneous_frequency"] = timed(lambda: instantaneous_frequency_loss(recon, batch), sync)
     kl, t["kl"] = timed(lambda: kl_divergence(mu, logvar), sync)

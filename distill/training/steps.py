@@ -148,6 +148,15 @@ def current_lr(optimizer: torch.optim.Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
+def forward(model: ConvVAE, batch: torch.Tensor, autocast: torch.dtype | None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``model(batch)`` with its passes in ``autocast`` (None: float32); the outputs
+    ``(recon [B, 2, M, T], mu [B, D], logvar [B, D])`` in float32, for the losses."""
+    with torch.autocast(batch.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        recon, mu, logvar = model(batch)
+    return recon.float(), mu.float(), logvar.float()  # no-ops in float32
+
+
 def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: float, *,
                  measure_stft: bool = False) -> LossTerms:
     """Every loss term of a batch ``[B, 2, M, T]`` (normalised) in the model's current mode.
@@ -164,10 +173,7 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
         # activations exist, instead of adding to them at the step's memory peak.
         with torch.no_grad():
             target = setup.synthesize(batch[:k])
-    with torch.autocast(batch.device.type, dtype=setup.autocast or torch.float32,
-                        enabled=setup.autocast is not None):
-        recon, mu, logvar = model(batch)
-    recon, mu, logvar = recon.float(), mu.float(), logvar.float()  # no-ops in float32
+    recon, mu, logvar = forward(model, batch, setup.autocast)
     terms = vae_loss(recon, batch, mu, logvar, weights=setup.weights, beta=beta, synthesize=None)
     if target is None:
         return terms
