@@ -50,8 +50,8 @@ def select_device(name: str = "auto") -> torch.device:
 def training_precision(name: str, device: torch.device) -> torch.dtype | None:
     """The autocast type of ``TrainingConfig.precision`` on ``device``: None = float32.
 
-    "auto" is bfloat16 where it is native: on CPUs with AVX512-BF16 or AMX a batch-16 step
-    took 0.28 s instead of 0.45 on 2 threads (``benchmarks/train.py`` has the figures);
+    "auto" is bfloat16 where it is native: on CPUs with AVX512-BF16 or AMX a batch-32 step
+    took 637-713 ms instead of 803-1,096 on 2 threads (``benchmarks/train.py``'s docstring);
     elsewhere a CPU emulates it, slower than float32. On CUDA, GPUs that support bfloat16.
     MPS trains in float32.
     """
