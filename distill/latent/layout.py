@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from distill.config_base import ConfigBase, check_range
-from distill.latent.tsne import tsne
+from distill.latent.tsne import nearest_neighbours, tsne
 
 log = logging.getLogger(__name__)
 
@@ -220,15 +220,12 @@ def neighbour_share(points: np.ndarray | torch.Tensor, groups: np.ndarray, k: in
     k
         Neighbours per point (fewer when there are fewer other points).
     """
-    p = np.asarray(points, dtype=np.float64)
+    p = torch.as_tensor(np.asarray(points, dtype=np.float64))
     g = np.asarray(groups)
     n = p.shape[0]
     if n < 2:
         return float("nan")
-    d = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(d, np.inf)
-    k = min(k, n - 1)
-    nearest = np.argsort(d, axis=1, kind="stable")[:, :k]
+    nearest = nearest_neighbours(p, min(k, n - 1))[1].numpy()
     return float((g[nearest] == g[:, None]).mean())
 
 
