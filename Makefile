@@ -15,7 +15,7 @@ SYSTEM_PACKAGES := libportaudio2 xvfb xauth xdotool imagemagick jackd2 \
                    libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0 \
                    libxcb-render-util0 libdbus-1-3 libfontconfig1 libgl1
 
-.PHONY: run test lint system-deps bench demo clean bundle bundle-test screenshots
+.PHONY: run test lint system-deps bench demo clean bundle bundle-test screenshots kernels
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
 	touch $@
+
+# The numba kernels compiled ahead of time into distill/audio/ (~12 s, only when missing or
+# older than their sources): processes skip numba's import and first-call compile. Without
+# a C compiler the build fails and the JIT runs them instead (slower to start, same values).
+kernels: $(VENV)/.run-installed
+	@$(BIN)/python packaging/build_kernels.py --if-stale >/dev/null || \
+	  echo "warning: kernels not compiled ahead of time; numba's JIT will compile them at first use"
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
@@ -44,7 +51,7 @@ system-deps:
 	  else echo "missing system packages (install them for the full suite):" $$missing; fi; \
 	fi
 
-run: system-deps $(VENV)/.run-installed
+run: system-deps $(VENV)/.run-installed kernels
 	$(BIN)/distill-studio
 
 LINT_DIRS := $(wildcard distill app tests benchmarks packaging resources)
@@ -53,7 +60,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/lint-imports
 
-test: system-deps $(VENV)/.dev-installed lint
+test: system-deps $(VENV)/.dev-installed kernels lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed
@@ -74,4 +81,4 @@ screenshots: system-deps $(VENV)/.run-installed
 	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python packaging/screenshots.py docs/screenshots
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache distill/audio/_kernels_aot.*

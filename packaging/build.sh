@@ -4,8 +4,9 @@
 #   packaging/build.sh            uses .venv/bin/python (PyInstaller installed by `make bundle`)
 #   PYTHON=python3 packaging/build.sh
 #
-# Compiles the kernels ahead of time first (packaging/build_kernels.py -> build/kernels/:
-# the bundle carries no numba), then runs PyInstaller. Prints the build time and the
+# Compiles the kernels ahead of time first when they are missing or stale
+# (packaging/build_kernels.py -> distill/audio/: the bundle carries no numba), then runs
+# PyInstaller. Prints the build time and the
 # bundle's size; build/ holds the work files.
 set -eu
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
@@ -14,7 +15,7 @@ DIST="$ROOT/dist/distill-studio"
 cd "$ROOT"
 
 started=$(date +%s)
-"$PYTHON" packaging/build_kernels.py "$ROOT/build/kernels" >/dev/null
+"$PYTHON" packaging/build_kernels.py --if-stale >/dev/null
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/distill-studio.spec
 

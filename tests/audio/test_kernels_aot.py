@@ -1,8 +1,9 @@
-"""The bundle's ahead-of-time kernels (``packaging/build_kernels.py``) equal numba's JIT ones.
+"""The ahead-of-time kernels (``packaging/build_kernels.py``) equal numba's JIT ones.
 
-The module is built into a temporary folder (~20 s of compiling on one core) and loaded
+The module is built into a temporary folder (~12 s of compiling on one core) and loaded
 from there; the real entries (``pghi_phase``, ``pghi_continue``, ``magnitude_frames``)
-run once with the JIT kernels and once with the built ones.
+run once with the JIT kernels and once with the built ones, whatever the checkout itself
+uses (``make`` builds a module into the package as well).
 """
 
 from __future__ import annotations
@@ -51,9 +52,22 @@ SLOTS = {"rtpghi": (pghi, "_rtpghi"), "rtpghi_continue": (pghi, "_rtpghi_continu
          "magnitude": (reassign, "_magnitude")}
 
 
+def njit_kernel(name: str):
+    """Kernel ``name``'s numba JIT function (its one source)."""
+    module, function, _ = kernels.KERNELS[name]
+    return getattr(importlib.import_module(module), function)
+
+
+@pytest.fixture
+def use_jit(monkeypatch):
+    """Route the real entries through numba's JIT kernels for one test."""
+    for name, (module, attribute) in SLOTS.items():
+        monkeypatch.setattr(module, attribute, njit_kernel(name))
+
+
 @pytest.fixture
 def use_aot(aot, monkeypatch):
-    """Route the real entries through the ahead-of-time kernels for one test."""
+    """A switch that routes the real entries through the ahead-of-time kernels."""
     def switch() -> None:
         for name, (module, attribute) in SLOTS.items():
             monkeypatch.setattr(module, attribute, getattr(aot, name))
@@ -91,13 +105,33 @@ def render_all(s: dict) -> list[np.ndarray]:
     return out
 
 
-def test_the_checkout_runs_the_jit_kernels():
-    # The build writes to build/, never beside the sources: an edited kernel is what runs.
-    assert kernels.BACKEND == "jit"
-    assert not list((ROOT / "distill" / "audio").glob("_kernels_aot.*"))
+def test_a_module_is_used_only_when_built_from_the_current_sources(aot, monkeypatch):
+    # A checkout whose kernels were edited since the last build runs the edited ones.
+    assert aot.fingerprint() == kernels.source_fingerprint()
+    monkeypatch.setitem(sys.modules, kernels.AOT_MODULE, aot)
+    assert kernels._aot_module() is aot
+    monkeypatch.setattr(kernels, "source_fingerprint", lambda: aot.fingerprint() + 1)
+    assert kernels._aot_module() is None
+    # The frozen app has no sources to hash and no JIT: it always takes the module.
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert kernels._aot_module() is aot
 
 
-def test_aot_kernels_give_the_jit_kernels_values(spectra, use_aot):
+def test_the_fingerprint_follows_the_kernels_source_text_and_signatures(tmp_path, monkeypatch):
+    source = tmp_path / "edited_kernels.py"
+    source.write_text("def _kernel(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(kernels, "KERNELS", {"kernel": ("edited_kernels", "_kernel", "i8(i8)")})
+    first = kernels.source_fingerprint()
+    assert 0 < first < 2 ** 63 and kernels.source_fingerprint() == first
+    source.write_text("def _kernel(x):\n    return x + 2\n")
+    second = kernels.source_fingerprint()
+    monkeypatch.setattr(kernels, "KERNELS", {"kernel": ("edited_kernels", "_kernel", "i4(i4)")})
+    assert len({first, second, kernels.source_fingerprint()}) == 3
+    assert "edited_kernels" not in sys.modules  # hashed, never imported (that imports numba)
+
+
+def test_aot_kernels_give_the_jit_kernels_values(spectra, use_jit, use_aot):
     jit = render_all(spectra)
     use_aot()
     built = render_all(spectra)
@@ -106,7 +140,7 @@ def test_aot_kernels_give_the_jit_kernels_values(spectra, use_aot):
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_callers_pass_exactly_the_exported_signatures(spectra):
+def test_the_callers_pass_exactly_the_exported_signatures(spectra, use_jit):
     render_all(spectra)
     for name, (module, function, signature) in kernels.KERNELS.items():
         compiled = set(getattr(importlib.import_module(module), function).signatures)
@@ -163,7 +197,7 @@ def test_the_kernels_release_the_gil(spectra, aot, monkeypatch, backend):
         "magnitude": lambda: magnitude_frames(log_density, freq, config, SR, workers=1),
     }
     for name, entry in entries.items():
-        kernel = getattr(aot, name) if backend == "aot" else getattr(*SLOTS[name])
+        kernel = getattr(aot, name) if backend == "aot" else njit_kernel(name)
         args = kernel_args(name, entry, monkeypatch)
         kernel(*args)  # compiled (JIT) before it is timed
         duration, stall = longest_stall(lambda: kernel(*args))  # noqa: B023 (called before the next loop)
