@@ -18,7 +18,9 @@ through ``waveform_to_complex_mel`` and back with each inverse:
 Quality: multi-resolution log-magnitude L1 and spectral convergence (FFT 512/1024/2048,
 hop 1/4, Hann; ``distill.audio.metrics``). Cost: milliseconds of compute per second of
 audio (median over files; our inverses are warmed up first so numba compilation is not
-counted). Run with ``--json PATH`` to keep the numbers.
+counted). Below the table, the PGHI inverse's stages run one by one (frequency read-back,
+magnitude estimate, phase integration, ISTFT, the magnitude projection's STFT + ISTFT):
+where its time goes. Run with ``--json PATH`` to keep the numbers.
 
 Targets (issue #9): ``pghi`` at most 3 ms per second of audio on 2 threads, and no worse
 than the plain librosa chain on both L1 and spectral convergence.
@@ -112,12 +114,46 @@ def true_phase(cs: ComplexSpectrogram, spec: torch.Tensor, wave: torch.Tensor) -
     return cs._istft(torch.polar(magnitude, phase), wave.shape[-1])[0, 0].numpy()
 
 
+#: The PGHI inverse's stages, in order (``pghi_stages``).
+STAGES = ("frequency", "magnitude", "phase", "istft", "projection")
+
+
+def pghi_stages(cs: ComplexSpectrogram, spec: torch.Tensor) -> dict[str, float]:
+    """Seconds of each stage of ``complex_mel_to_waveform(spec, phase="pghi")``, run one by one.
+
+    The same calls in the same order as the inverse itself: where its time goes (the
+    target is the sum; a stage's floor shows what no faster phase integration can win).
+    """
+    from distill.audio.pghi import pghi_phase
+
+    seconds, start = {}, time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        seconds[stage], start = now - start, now
+
+    freq = cs._frequency_frames(spec)
+    lap("frequency")
+    magnitude = cs._listening_magnitude(spec, freq)
+    lap("magnitude")
+    angle = pghi_phase(magnitude, freq, cs.config, cs.sample_rate)
+    lap("phase")
+    n = cs.num_samples(spec.shape[-1])
+    wave = cs._istft(torch.polar(magnitude, angle), n)
+    lap("istft")
+    cs.project_magnitude(wave, magnitude, n)
+    lap("projection")
+    return seconds
+
+
 def run(signals: dict[str, np.ndarray], methods: list[str]) -> dict:
     cs = ComplexSpectrogram()
     warm = cs.waveform_to_complex_mel(torch.zeros(1, 1, SAMPLE_RATE) + 1e-3)
     for phase in ("pghi", "locked"):
         cs.complex_mel_to_waveform(warm, phase=phase)
     rows: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
+    stages: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     per_file = []
     for name, x in signals.items():
         wave = torch.tensor(x)[None, None]
@@ -141,6 +177,10 @@ def run(signals: dict[str, np.ndarray], methods: list[str]) -> dict:
             rows[method].append(result)
             entry[method] = {"l1": round(result[0], 4), "sc": round(result[1], 4),
                              "ms_per_s": round(result[2], 2)}
+        if "pghi" in methods:
+            with torch.inference_mode():
+                for stage, taken in pghi_stages(cs, spec).items():
+                    stages[stage] += taken
         per_file.append(entry)
     summary = {}
     for method, values in rows.items():
@@ -148,7 +188,11 @@ def run(signals: dict[str, np.ndarray], methods: list[str]) -> dict:
         summary[method] = {"l1": float(a[:, 0].mean()), "sc": float(a[:, 1].mean()),
                            "ms_per_s_median": float(np.median(a[:, 2])),
                            "ms_per_s_min": float(a[:, 2].min())}
-    return {"summary": summary, "files": per_file}
+    total = sum(len(x) for x in signals.values()) / SAMPLE_RATE
+    result = {"summary": summary, "files": per_file}
+    if "pghi" in methods:
+        result["pghi_stages_ms_per_s"] = {stage: 1000 * taken / total for stage, taken in stages.items()}
+    return result
 
 
 def print_table(result: dict, title: str, threads: int) -> None:
@@ -161,6 +205,10 @@ def print_table(result: dict, title: str, threads: int) -> None:
     ours = summary.get("pghi")
     if ours is None:
         return
+    stages = result["pghi_stages_ms_per_s"]
+    print("pghi's stages, ms / s of all the audio (run again one by one): "
+          + ", ".join(f"{stage} {cost:.2f}" for stage, cost in stages.items())
+          + f"; sum {sum(stages.values()):.2f}")
     if threads == 2:
         cost = ours["ms_per_s_median"]
         print(f"target pghi <= {TARGET_MS_PER_S:g} ms/s on 2 threads: {cost:.2f} "
