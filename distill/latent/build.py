@@ -259,16 +259,17 @@ def _taken(label: str, taken: list[str]) -> bool:
 
 
 def _distinct_label(name: str, rhos: dict[str, float], taken: list[str], config: LatentConfig) -> str:
-    """``name``'s label; when an earlier axis has it, with the runner-up of another family
-    ("Sustain + Pitch") or, when no other feature follows the axis, a number ("Sustain 2")."""
+    """``name``'s label; when an earlier axis has it, with the best runner-up of another
+    family whose pair is still free ("Sustain + Pitch", else "Sustain + Noisiness" ...) or,
+    when no other feature follows the axis, a number ("Sustain 2")."""
     label = feature(name).label
     if not _taken(label, taken):
         return label
     others = [n for n in FEATURE_NAMES if feature(n).family != feature(name).family
               and abs(rhos[n]) >= config.min_label_correlation]
-    if others:
-        runner_up = f"{label} + {feature(max(others, key=lambda n: abs(rhos[n]))).label}"
-        if runner_up not in taken:
-            return runner_up
+    for other in sorted(others, key=lambda n: -abs(rhos[n])):  # stable: FEATURE_NAMES order on ties
+        pair = f"{label} + {feature(other).label}"
+        if pair not in taken:
+            return pair
     repeats = sum(1 for t in taken if t == label or t.startswith(label + " "))
     return f"{label} {repeats + 1}"

@@ -47,6 +47,19 @@ def test_without_a_close_alternative_the_runner_up_tells_the_repeat_apart():
     assert _label(values, ["Sustain"]) == "Sustain + Noisiness"
 
 
+def test_a_taken_pair_gives_way_to_the_next_runner_up():
+    weak = STEPS.copy()
+    weak[[0, 4, 6, 9]] = weak[[4, 0, 9, 6]]  # rho 0.77
+    weaker = STEPS.copy()
+    weaker[[2, 8]] = weaker[[8, 2]]  # rho 0.67
+    values = _sweep({"sustain": STEPS * 2.0, "flatness": weak, "pitch": weaker})
+    rho = np.corrcoef(np.argsort(np.argsort(weaker)), STEPS)[0, 1]
+    assert CONFIG.min_label_correlation <= rho < 0.77
+    assert _label(values, ["Sustain"]) == "Sustain + Noisiness"
+    assert _label(values, ["Sustain", "Sustain + Noisiness"]) == "Sustain + Pitch"
+    assert _label(values, ["Sustain", "Sustain + Noisiness", "Sustain + Pitch"]) == "Sustain 4"
+
+
 def test_a_number_only_when_nothing_else_follows_the_axis():
     values = _sweep({"sustain": STEPS * 2.0})
     assert _label(values, ["Sustain"]) == "Sustain 2"
