@@ -69,6 +69,11 @@ class LossWeights(ConfigBase):
     ~15 nats in all, so 0.25 nats x 128 dimensions left almost every dimension unpulled);
     with ``magnitude_range`` 0.6 as well the waveform term blew up within 70 steps (bins
     left free under the floor synthesise as noise under near-silent targets).
+
+    ``magnitude_emphasis`` (0-1, 0 = plain L1): the magnitude error of each bin weighted
+    ``1 - e + e * loudness`` (the target's channel 0 over its batch mean), so that loud
+    bins, which carry what is heard and the spectral convergence, count more than the
+    many quiet ones (``distill.models.losses.magnitude_loss``).
     """
 
     magnitude: float = 1.0
@@ -77,7 +82,9 @@ class LossWeights(ConfigBase):
     kl: float = 1.0
     magnitude_range: float = 0.0
     kl_free_bits: float = 0.0
+    magnitude_emphasis: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("magnitude", "instantaneous_frequency", "stft", "kl", "magnitude_range", "kl_free_bits"):
             check_range(type(self).__name__, name, getattr(self, name), 0, 1e6)
+        check_range(type(self).__name__, "magnitude_emphasis", self.magnitude_emphasis, 0, 1)

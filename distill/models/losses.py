@@ -1,6 +1,7 @@
 """The VAE loss, term by term, on normalised 2-channel spectrograms ``[B, 2, M, T]``.
 
-- magnitude: L1 on channel 0 (normalised log-mel magnitude). With
+- magnitude: L1 on channel 0 (normalised log-mel magnitude), optionally weighted towards
+  loud bins (``weights.magnitude_emphasis``). With
   ``weights.magnitude_range`` > 0 both sides are first raised to a floor that far below
   the target clip's loudest bin: bins the target holds as near-silence count only when the
   reconstruction puts sound there, and the model is not paid for copying the texture of
@@ -62,17 +63,24 @@ class LossTerms:
         return {f.name: float(getattr(self, f.name).detach()) for f in fields(self)}
 
 
-def magnitude_loss(recon: torch.Tensor, target: torch.Tensor, floor_range: float = 0.0) -> torch.Tensor:
+def magnitude_loss(recon: torch.Tensor, target: torch.Tensor, floor_range: float = 0.0,
+                   emphasis: float = 0.0) -> torch.Tensor:
     """Mean absolute error on channel 0 of ``[B, 2, M, T]`` (normalised magnitude).
 
     ``floor_range`` > 0: both sides are raised to ``peak - floor_range`` first, ``peak`` the
     target clip's largest channel-0 value (so errors under the floor on both sides count 0).
+    ``emphasis`` in [0, 1]: each bin's error is weighted ``1 - emphasis + emphasis * w``,
+    ``w`` the target's channel 0 divided by its batch mean (mean 1, as the IF term's
+    weights), so loud bins count more and the term's scale stays that of the plain L1.
     """
     r, t = recon[:, 0], target[:, 0]
     if floor_range > 0:
         floor = t.detach().amax(dim=(1, 2), keepdim=True) - floor_range
         r, t = torch.maximum(r, floor), torch.maximum(t, floor)
-    return (r - t).abs().mean()
+    error = (r - t).abs()
+    if emphasis > 0:
+        error = error * (1 - emphasis + emphasis * _loudness_weights(target))
+    return error.mean()
 
 
 def instantaneous_frequency_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -82,11 +90,18 @@ def instantaneous_frequency_loss(recon: torch.Tensor, target: torch.Tensor) -> t
     (mean weight 1, so the scale of this term does not depend on the loudness of the
     data); an all-silent batch falls back to uniform weights.
     """
+    return (_loudness_weights(target) * (recon[:, 1] - target[:, 1]).abs()).mean()
+
+
+def _loudness_weights(target: torch.Tensor) -> torch.Tensor:
+    """``[B, M, T]``: the target's channel 0 over its batch mean (uniform for a silent batch).
+
+    No host sync (``torch.where``, not an ``if`` on a tensor): it runs every step.
+    """
     loudness = target[:, 0].detach()
     mean = loudness.mean()
-    weights = torch.where(mean > IF_WEIGHT_FLOOR, loudness / mean.clamp_min(IF_WEIGHT_FLOOR),
-                          torch.ones_like(loudness))
-    return (weights * (recon[:, 1] - target[:, 1]).abs()).mean()
+    return torch.where(mean > IF_WEIGHT_FLOOR, loudness / mean.clamp_min(IF_WEIGHT_FLOOR),
+                       torch.ones_like(loudness))
 
 
 def stft_magnitude(wave: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -177,7 +192,7 @@ def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar
     if recon.shape != target.shape or recon.dim() != 4 or recon.shape[1] != 2:
         raise ValueError(f"expected two spectrogram batches [B, 2, M, T] of one shape, got "
                          f"{list(recon.shape)} and {list(target.shape)}")
-    mag = magnitude_loss(recon, target, weights.magnitude_range)
+    mag = magnitude_loss(recon, target, weights.magnitude_range, weights.magnitude_emphasis)
     inst = instantaneous_frequency_loss(recon, target)
     if synthesize is not None and weights.stft != 0:
         with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Loss levers: free bits on the KL and a floor under the magnitude error."""
+"""Loss levers: free bits on the KL, a floor under the magnitude error, loud bins emphasised."""
 
 from __future__ import annotations
 
@@ -42,3 +42,27 @@ def test_the_magnitude_floor_ignores_errors_far_under_the_clip_peak():
     loud[0, 0, :, 4:] = 0.9
     assert magnitude_loss(loud, target, floor_range=0.3) > floored
     assert torch.equal(magnitude_loss(recon, target, floor_range=0.0), plain)
+
+
+def test_magnitude_emphasis_weights_errors_by_the_targets_loudness():
+    recon, target = _batch()
+    plain = magnitude_loss(recon, target)
+    assert torch.equal(magnitude_loss(recon, target, emphasis=0.0), plain)
+    # The same absolute error on a loud bin costs more than on a quiet one, and an error
+    # spread evenly costs what the plain L1 says (the weights have mean 1).
+    loud_error, quiet_error = target.clone(), target.clone()
+    loud_error[0, 0, 0, 0] += 0.5  # target 1.0 there
+    quiet_error[1, 0, 0, 0] += 0.5  # target <= 0.2 there
+    emphasised = [magnitude_loss(e, target, emphasis=1.0) for e in (loud_error, quiet_error)]
+    assert emphasised[0] > emphasised[1]
+    assert magnitude_loss(loud_error, target) == magnitude_loss(quiet_error, target)
+    even = target + 0.1
+    assert torch.isclose(magnitude_loss(even, target, emphasis=1.0), torch.tensor(0.1))
+    # A silent batch falls back to the plain L1 instead of dividing by zero.
+    silent = torch.zeros_like(target)
+    assert torch.isclose(magnitude_loss(silent + 0.1, silent, emphasis=1.0), torch.tensor(0.1))
+    # vae_loss passes the setting through.
+    mu, logvar = torch.zeros(3, 4), torch.zeros(3, 4)
+    terms = vae_loss(loud_error, target, mu, logvar, weights=LossWeights(stft=0.0, magnitude_emphasis=1.0),
+                     beta=0.0)
+    assert torch.isclose(terms.magnitude, magnitude_loss(loud_error, target, emphasis=1.0))
