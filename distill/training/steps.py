@@ -1,6 +1,7 @@
 """The verbs of one training run: optimiser and schedule, a training step, validation.
 
-The waveform (multi-resolution STFT) term runs on ``stft_loss_clips`` clips of each
+The waveform (multi-resolution STFT) term is off by default (``LossWeights.stft`` 0, as
+measured there); validation still measures it on every clip. When it is on, it runs on ``stft_loss_clips`` clips of each
 training batch (default 1), not all of them. Measured with ``benchmarks/train.py``
 (2-core shared VM, 17 M-parameter model, 2 threads, medians of 12 steps): the term costs
 ~13 ms per clip per step (synthesis of target and reconstruction, three STFT
@@ -162,13 +163,13 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
     """Every loss term of a batch ``[B, 2, M, T]`` (normalised) in the model's current mode.
 
     The waveform term covers the first ``setup.stft_clips`` clips (all when 0) and counts
-    in the total with weight ``weights.stft * stft_factor``. While that weight is 0 it is
-    not computed (reported as 0) unless ``measure_stft``.
+    in the total with weight ``weights.stft * stft_factor``. While that weight is 0 (always,
+    when the term is off) it is not computed (reported as 0) unless ``measure_stft``.
     """
     weight = setup.weights.stft * setup.stft_factor
     k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
     target = None
-    if setup.synthesize is not None and setup.weights.stft != 0 and (weight != 0 or measure_stft):
+    if setup.synthesize is not None and (weight != 0 or measure_stft):
         # The target's waveform first: its temporaries are freed before the forward's
         # activations exist, instead of adding to them at the step's memory peak.
         with torch.no_grad():
@@ -223,7 +224,7 @@ def validate(model: ConvVAE, batches: Iterable[torch.Tensor], setup: LossSetup,
              beta: float) -> dict[str, float]:
     """Mean of every loss term over ``batches`` (eval mode: the decoder sees ``mu``),
     weighted by batch size; ``{}`` when there is no batch. The waveform term is measured
-    on every clip, even while its weight (``setup.stft_factor``) is 0."""
+    on every clip, even while its weight is 0 (off, or before its ramp): the curves show it."""
     model.eval()
     sums: dict[str, float] = {}
     count = 0

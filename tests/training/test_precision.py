@@ -36,8 +36,8 @@ def test_auto_is_bfloat16_exactly_where_the_cpu_computes_it_natively():
 
 
 def _setup(stats, autocast):
-    return steps.LossSetup(LossWeights(), steps.make_synthesize(ComplexSpectrogram(TINY_SPECTROGRAM), stats),
-                           stft_clips=1, autocast=autocast)
+    synthesize = steps.make_synthesize(ComplexSpectrogram(TINY_SPECTROGRAM), stats)
+    return steps.LossSetup(LossWeights(stft=0.005), synthesize, stft_clips=1, autocast=autocast)
 
 
 def test_a_bfloat16_step_convolves_in_bfloat16_and_keeps_float32_losses_and_weights(tiny_cache):

@@ -84,8 +84,9 @@ def test_tiny_model_overfits_four_clips(four_clip_cache, tmp_path):
 
 def test_waveform_loss_goes_down(four_clip_cache, tmp_path):
     trainer = _trainer(four_clip_cache, tmp_path, epochs=120, learning_rate=5e-3, validation_fraction=0.0,
-                       checkpoint_every_epochs=1000, preview_every_epochs=1000)
-    full = steps.LossSetup(LossWeights(), trainer.losses.synthesize)
+                       loss_weights=LossWeights(stft=0.005), checkpoint_every_epochs=1000,
+                       preview_every_epochs=1000)
+    full = steps.LossSetup(LossWeights(stft=0.005), trainer.losses.synthesize)
 
     def measure() -> dict[str, float]:
         batches = load_batches(trainer.datasets.train, sequential_batches(4, 4), trainer.device)
