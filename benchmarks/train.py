@@ -3,10 +3,12 @@
 Each case runs in a fresh process (its own peak RSS, its own thread pool) on the default
 17 M-parameter model and representation, 2 threads unless told otherwise:
 
-- ``all, STFT on 1 clip (default)`` — the shipped configuration: magnitude, IF and KL on
-  every clip, the waveform (multi-resolution STFT) term on ``stft_loss_clips`` clip(s);
+- ``all, STFT on 1 clip`` — every term: magnitude, IF and KL on every clip, the
+  waveform (multi-resolution STFT) term on ``stft_loss_clips`` clip(s) (the shipped
+  configuration until #14 measured training without the waveform term as better);
 - ``all, STFT on 2 clips`` / ``on every clip`` — what a bigger waveform sub-batch costs;
-- ``baseline (mag + IF + KL)`` — no waveform term: the cost the others compare to.
+- ``baseline (mag + IF + KL, default)`` — no waveform term: the shipped configuration
+  now, and the cost the others compare to.
 
 A step is timed part by part (data, forward, each loss term, backward, optimizer: the
 composition of ``distill.training.steps.batch_losses``), and as a whole through the real
@@ -15,6 +17,7 @@ composition of ``distill.training.steps.batch_losses``), and as a whole through 
     python benchmarks/train.py                      # generated dataset (24 files of 2 s)
     python benchmarks/train.py ~/sounds --batch-sizes 8 --json out.json
     python benchmarks/train.py --nproc 2 --threads 2   # DDP: 2 processes x 1 thread (gloo)
+    python benchmarks/train.py ~/sounds --before old.json   # targets against an earlier run
 
 ``--nproc N`` runs each case under torchrun: N processes share ``--threads`` and the global
 batch (``distill.training.distributed``: DDP, global BatchNorm, the losses averaged over
@@ -101,13 +104,16 @@ from distill.training.device import training_precision
 from distill.training.distributed import Distributed
 from distill.training.memory import trim_if_grown
 
+#: The waveform term's weight where the "all" cases turn it on (the default until #14
+#: measured the term off as better; ``LossWeights``).
+WAVEFORM_WEIGHT = 0.005
 #: Case name -> (loss weights, clips of a batch that get the waveform term; 0 = all).
 CASES = {
-    f"all, STFT on {TrainingConfig.stft_loss_clips} clip (default)": (LossWeights(),
-                                                                 TrainingConfig.stft_loss_clips),
-    "all, STFT on 2 clips": (LossWeights(), 2),
-    "all, STFT on every clip": (LossWeights(), 0),
-    "baseline (mag + IF + KL)": (LossWeights(stft=0.0), 0),
+    f"all, STFT on {TrainingConfig.stft_loss_clips} clip": (LossWeights(stft=WAVEFORM_WEIGHT),
+                                                        TrainingConfig.stft_loss_clips),
+    "all, STFT on 2 clips": (LossWeights(stft=WAVEFORM_WEIGHT), 2),
+    "all, STFT on every clip": (LossWeights(stft=WAVEFORM_WEIGHT), 0),
+    "baseline (mag + IF + KL, default)": (LossWeights(stft=0.0), 0),
 }
 PARTS = ("data", "forward", "magnitude", "instantaneous_frequency", "kl", "stft", "backward", "optimizer")
 
@@ -227,17 +233,46 @@ def measure_case(folder: Path, cache_dir: Path, case: str, batch_size: int, thre
 
 def format_table(rows: list[dict]) -> str:
     short = {"instantaneous_frequency": "IF", "magnitude": "mag", "optimizer": "optim"}
-    head = (f"{'case':<31}{'batch':>5}{'prec.':>6}{'step ms':>9}{'clips/s':>8}{'s/epoch':>8}{'RSS MiB':>8}  "
-            + " ".join(f"{short.get(p, p):>7}" for p in PARTS))
+    width = max([31, *(len(r["case"]) + 1 for r in rows)])
+    head = (f"{'case':<{width}}{'batch':>5}{'prec.':>6}{'step ms':>9}{'clips/s':>8}{'s/epoch':>8}"
+            f"{'RSS MiB':>8}  " + " ".join(f"{short.get(p, p):>7}" for p in PARTS))
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['case']:<31}{r['batch']:>5}{r.get('precision', 'float32')[:4]:>6}"
+        lines.append(f"{r['case']:<{width}}{r['batch']:>5}{r.get('precision', 'float32')[:4]:>6}"
                      f"{r['train_step_ms']:>9.0f}{r['clips_per_s']:>8.1f}"
                      f"{r['epoch_s']:>8.1f}{r['peak_rss_mib']:>8.0f}  "
                      + " ".join(f"{r['parts_ms'][p]:>7.1f}" for p in PARTS))
     epoch = rows[0]["train_clips"] if rows else 0
     return "\n".join(lines) + (f"\n(step ms: median of steps.train_step; parts in ms, medians of an "
                                f"instrumented step; s/epoch for {epoch} training clips)")
+
+
+#: Issue #9's targets: peak RSS at batch 32, and every term at least as fast as the
+#: spectrogram-only baseline was before the work (``--before``: that run's JSON).
+TARGET_RSS_MIB = 1024
+TARGET_BATCH = 32
+EVERY_TERM = f"all, STFT on {TrainingConfig.stft_loss_clips} clip"
+
+
+def format_targets(rows: list[dict], before: Path | None) -> str:
+    """The targets' lines: met or MISSED."""
+    lines = []
+    for r in rows:
+        if r["batch"] == TARGET_BATCH:
+            verdict = "met" if r["peak_rss_mib"] <= TARGET_RSS_MIB else "MISSED"
+            lines.append(f"target peak RSS <= {TARGET_RSS_MIB} MiB at batch {TARGET_BATCH}, {r['case']} "
+                         f"({r.get('precision', 'float32')}): {r['peak_rss_mib']:.0f} MiB {verdict}")
+    if before is None:
+        lines.append("(pass --before OLD.json to compare every term with an earlier run's baseline)")
+        return "\n".join(lines)
+    old = {r["batch"]: r for r in json.loads(before.read_text())["rows"] if r["case"].startswith("baseline")}
+    for r in rows:
+        if r["case"].startswith(EVERY_TERM) and r["batch"] in old:
+            base = old[r["batch"]]["clips_per_s"]
+            verdict = "met" if r["clips_per_s"] >= base else "MISSED"
+            lines.append(f"target every term >= the earlier baseline at batch {r['batch']}: "
+                         f"{r['clips_per_s']:.1f} vs {base:.1f} clips/s {verdict}")
+    return "\n".join(lines)
 
 
 def free_port() -> int:
@@ -267,6 +302,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=8, help="measured steps per case")
     p.add_argument("--cache-dir", type=Path, help="spectrogram cache (default: a temporary one)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    p.add_argument("--before", type=Path, help="an earlier run's --json: its baseline is the target "
+                   "every term must reach")
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -298,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(rows[-1:]).splitlines()[2], flush=True)
     print()
     print(format_table(rows))
+    print(format_targets(rows, args.before))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
     return 0
