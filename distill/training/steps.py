@@ -1,8 +1,9 @@
 """The verbs of one training run: optimiser and schedule, a training step, validation.
 
 The waveform (multi-resolution STFT) term is off by default (``LossWeights.stft`` 0, as
-measured there); validation still measures it on every clip. When it is on, it runs on ``stft_loss_clips`` clips of each
-training batch (default 1), not all of them. Measured with ``benchmarks/train.py``
+measured there); validation still measures it on every clip. When it is on, it runs on
+``stft_loss_clips`` clips of each training batch (default 1), not all of them. Measured
+with ``benchmarks/train.py``
 (2-core shared VM, 17 M-parameter model, 2 threads, medians of 12 steps): the term costs
 ~13 ms per clip per step (synthesis of target and reconstruction, three STFT
 resolutions, the backward pass through the differentiable inverse), whatever the batch
