@@ -53,9 +53,8 @@ class LossWeights(ConfigBase):
     """Weight of every term of the VAE loss (the KL weight is ramped by the warm-up).
 
     The waveform (multi-resolution STFT) term is OFF by default (``stft`` 0): training
-    optimises the spectrogram terms, and the waveform term is still measured on the
-    validation clips (the live curve shows it) and can be turned on (the studio's "STFT
-    weight", ``--set loss_weights.stft=...``). Measured with ``benchmarks/quality.py`` on
+    optimises the spectrogram terms only, and the term can be turned on (the studio's
+    "STFT weight", ``--set loss_weights.stft=...``). Measured with ``benchmarks/quality.py`` on
     24 real recordings of 4 families (20 training files, 8 unseen), 251 / 242 epochs of
     the small preset, two concurrent 1-thread runs: weight 0 against 0.005 (the default
     until then, from 20 % of the run) gave training-clip spectral convergence 0.460 vs

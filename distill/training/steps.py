@@ -1,21 +1,21 @@
 """The verbs of one training run: optimiser and schedule, a training step, validation.
 
 The waveform (multi-resolution STFT) term is off by default (``LossWeights.stft`` 0, as
-measured there); validation still measures it on every clip. When it is on, it runs on
-``stft_loss_clips`` clips of each training batch (default 1), not all of them. Measured
-with ``benchmarks/train.py``
-(2-core shared VM, 17 M-parameter model, 2 threads, medians of 12 steps): the term costs
-~13 ms per clip per step (synthesis of target and reconstruction, three STFT
-resolutions, the backward pass through the differentiable inverse), whatever the batch
-size. Spectrogram-only steps took 160 ms (batch 8) and 361 ms (batch 32); with the term
-on every clip 266 / 783 ms (+66 % / +117 %), on 2 clips 192 / 396 ms, on 1 clip 171 /
-389 ms (+7 % / +8 %, within this machine's run-to-run noise) — and it is off for the first
-``stft_start_fraction`` of the run. Batches are shuffled, so the first clip of a batch
-is a uniform random draw and the term's expected gradient is unchanged; only its
-variance grows, while the spectrogram terms (on every clip) carry most of the signal.
-Caching target waveforms would save only the gradient-free third of the cost, never with
-augmentation (targets change every epoch), at ~0.2 MB of RAM per clip: not done.
-Validation computes every term on every clip.
+measured there) and then not computed at all, not even in validation (it would add ~0.5 s
+per 16 validation clips, every epoch: ~15 % of a small folder's run). When it is on, it
+runs on ``stft_loss_clips`` clips of each training batch (default 1), not all of them.
+Measured with ``benchmarks/train.py`` (2-core shared VM, 17 M-parameter model, 2 threads,
+medians of 12 steps): the term costs ~13 ms per clip per step (synthesis of target and
+reconstruction, three STFT resolutions, the backward pass through the differentiable
+inverse), whatever the batch size. Spectrogram-only steps took 160 ms (batch 8) and 361 ms
+(batch 32); with the term on every clip 266 / 783 ms (+66 % / +117 %), on 2 clips 192 /
+396 ms, on 1 clip 171 / 389 ms (+7 % / +8 %, within this machine's run-to-run noise) — and
+it is off for the first ``stft_start_fraction`` of the run. Batches are shuffled, so the
+first clip of a batch is a uniform random draw and the term's expected gradient is
+unchanged; only its variance grows, while the spectrogram terms (on every clip) carry most
+of the signal. Caching target waveforms would save only the gradient-free third of the
+cost, never with augmentation (targets change every epoch), at ~0.2 MB of RAM per clip:
+not done. Validation computes every term that is on, on every clip.
 """
 
 from __future__ import annotations
@@ -164,13 +164,14 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
     """Every loss term of a batch ``[B, 2, M, T]`` (normalised) in the model's current mode.
 
     The waveform term covers the first ``setup.stft_clips`` clips (all when 0) and counts
-    in the total with weight ``weights.stft * stft_factor``. While that weight is 0 (always,
-    when the term is off) it is not computed (reported as 0) unless ``measure_stft``.
+    in the total with weight ``weights.stft * stft_factor``. When the term is off
+    (``weights.stft`` 0) it is never computed (reported as 0); while it is on but its ramp
+    is at 0, only with ``measure_stft``.
     """
     weight = setup.weights.stft * setup.stft_factor
     k = batch.shape[0] if setup.stft_clips <= 0 else min(setup.stft_clips, batch.shape[0])
     target = None
-    if setup.synthesize is not None and (weight != 0 or measure_stft):
+    if setup.synthesize is not None and setup.weights.stft != 0 and (weight != 0 or measure_stft):
         # The target's waveform first: its temporaries are freed before the forward's
         # activations exist, instead of adding to them at the step's memory peak.
         with torch.no_grad():
@@ -225,7 +226,7 @@ def validate(model: ConvVAE, batches: Iterable[torch.Tensor], setup: LossSetup,
              beta: float) -> dict[str, float]:
     """Mean of every loss term over ``batches`` (eval mode: the decoder sees ``mu``),
     weighted by batch size; ``{}`` when there is no batch. The waveform term is measured
-    on every clip, even while its weight is 0 (off, or before its ramp): the curves show it."""
+    on every clip while the term is on, even before its ramp starts."""
     model.eval()
     sums: dict[str, float] = {}
     count = 0
