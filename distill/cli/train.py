@@ -277,7 +277,10 @@ def describe_start(event: TrainingStarted) -> str:
 
 
 def describe_step(event: StepProgress) -> str:
-    terms = " ".join(f"{SHORT[k]} {event.losses[k]:.3f}" for k in SHORT if k in event.losses)
+    """The progress line's text. The waveform term is left out while it is not computed
+    (0: off, the default, or before its ramp starts)."""
+    terms = " ".join(f"{SHORT[k]} {event.losses[k]:.3f}" for k in SHORT
+                     if k in event.losses and not (k == "stft" and event.losses[k] == 0))
     return (f"epoch {event.epoch}/{event.epochs} step {event.step_in_epoch}/{event.steps_per_epoch} "
             f"loss {event.losses['total']:.4f} ({terms})")
 

@@ -106,3 +106,16 @@ def test_precision_option_is_an_explicit_training_setting(tmp_path):
     with pytest.raises(SystemExit):  # argparse refuses a precision it does not know
         bad = [*argv[:-1], "float16"]
         build_parser(bad).parse_args(bad)
+
+
+def test_the_progress_line_leaves_out_the_waveform_term_while_it_is_not_computed():
+    from distill.cli.train import describe_step
+    from distill.training.events import StepProgress
+
+    def line(stft: float) -> str:
+        losses = {"total": 0.9, "magnitude": 0.5, "instantaneous_frequency": 0.3, "stft": stft, "kl": 10.0}
+        return describe_step(StepProgress(epoch=1, epochs=3, step=1, step_in_epoch=1, steps_per_epoch=3,
+                                          total_steps=9, progress=0.1, losses=losses, eta_seconds=None))
+
+    assert line(0.0) == "epoch 1/3 step 1/3 loss 0.9000 (mag 0.500 if 0.300 kl 10.000)"
+    assert line(1.25) == "epoch 1/3 step 1/3 loss 0.9000 (mag 0.500 if 0.300 stft 1.250 kl 10.000)"
