@@ -121,10 +121,11 @@ PARTS = ("data", "forward", "magnitude", "instantaneous_frequency", "kl", "stft"
 def synthetic_dataset(folder: Path, files: int = 24, seconds: float = 2.0) -> Path:
     """A deterministic folder of varied sounds (tones, plucks, bells, noise, drums)."""
     makers: list[Callable[[int], np.ndarray]] = [
-        lambda i: synth.harmonic(110 * 2 ** (i / 7), seconds, rolloff=0.5 + (i % 4) / 2,
+        # Pitches cycle over ~5 octaves, so that any number of files stays audible.
+        lambda i: synth.harmonic(110 * 2 ** (i % 35 / 7), seconds, rolloff=0.5 + (i % 4) / 2,
                                  vibrato=0.2 * (i % 3)),
-        lambda i: synth.pluck(150 * 2 ** (i / 9), seconds, brightness=0.2 + 0.1 * (i % 7), seed=i),
-        lambda i: synth.fm_bell(200 * 2 ** (i / 8), seconds, ratio=1.2 + 0.3 * (i % 4)),
+        lambda i: synth.pluck(150 * 2 ** (i % 45 / 9), seconds, brightness=0.2 + 0.1 * (i % 7), seed=i),
+        lambda i: synth.fm_bell(200 * 2 ** (i % 40 / 8), seconds, ratio=1.2 + 0.3 * (i % 4)),
         lambda i: synth.noise_burst(seconds, centre=500 * 2 ** (i % 6), bandwidth=0.5 + (i % 3), seed=i),
         lambda i: synth.drum(50 + 10 * (i % 6), min(seconds, 0.6 + 0.2 * (i % 3)), seed=i),
     ]

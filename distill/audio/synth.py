@@ -40,8 +40,11 @@ def harmonic(freq: float, duration: float = 1.0, n_harmonics: int = 8, rolloff: 
              amp: float = 0.5, vibrato: float = 0.0, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Harmonic tone; partial h has amplitude ``h ** -rolloff`` (small rolloff = bright).
 
-    ``vibrato`` is the depth in semitones of a 5 Hz vibrato.
+    ``vibrato`` is the depth in semitones of a 5 Hz vibrato. Raises ValueError when even
+    the fundamental is above 95 % of Nyquist (the tone would be silence).
     """
+    if freq >= sr / 2 * 0.95:
+        raise ValueError(f"a {freq:g} Hz tone is above 95 % of the Nyquist frequency at {sr} Hz")
     t = _time(duration, sr)
     inst = freq * 2 ** (vibrato / 12 * np.sin(2 * np.pi * 5.0 * t))
     phase = 2 * np.pi * np.cumsum(inst) / sr
