@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             print(fresh)
             return 0
     started = time.perf_counter()
-    path = build(args.out_dir.resolve(), args.cpu)
+    try:
+        path = build(args.out_dir.resolve(), args.cpu)
+    except RuntimeError as exc:  # pycc: no C compiler (or one that fails); say so in a line
+        print(f"build_kernels: cannot compile the kernels: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     print(f"kernels compiled ahead of time ({args.cpu or 'generic'}) in "
           f"{time.perf_counter() - started:.0f} s: {path}", file=sys.stderr)
     print(path)
