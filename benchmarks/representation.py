@@ -119,13 +119,9 @@ STAGES = ("frequency", "magnitude", "phase", "istft", "projection")
 
 
 def pghi_stages(cs: ComplexSpectrogram, spec: torch.Tensor) -> dict[str, float]:
-    """Seconds of each stage of ``complex_mel_to_waveform(spec, phase="pghi")``, run one by one.
-
-    The same calls in the same order as the inverse itself: where its time goes (the
-    target is the sum; a stage's floor shows what no faster phase integration can win).
-    """
-    from distill.audio.pghi import pghi_phase
-
+    """Seconds of each stage of ``complex_mel_to_waveform(spec, phase="pghi")``: the same
+    code, with a mark as each stage ends (the target is the sum; a stage's floor shows what
+    no faster phase integration can win)."""
     seconds, start = {}, time.perf_counter()
 
     def lap(stage: str) -> None:
@@ -135,15 +131,7 @@ def pghi_stages(cs: ComplexSpectrogram, spec: torch.Tensor) -> dict[str, float]:
 
     freq = cs._frequency_frames(spec)
     lap("frequency")
-    magnitude = cs._listening_magnitude(spec, freq)
-    lap("magnitude")
-    angle = pghi_phase(magnitude, freq, cs.config, cs.sample_rate)
-    lap("phase")
-    n = cs.num_samples(spec.shape[-1])
-    wave = cs._istft(torch.polar(magnitude, angle), n)
-    lap("istft")
-    cs.project_magnitude(wave, magnitude, n)
-    lap("projection")
+    cs._pghi_waveform(spec, freq, cs.num_samples(spec.shape[-1]), 0, mark=lap)
     return seconds
 
 

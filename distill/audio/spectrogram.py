@@ -16,6 +16,7 @@ of one stationary partial share a phase. librosa phase = centred phase - pi * k.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -209,18 +210,32 @@ class ComplexSpectrogram(nn.Module):
             angle = locked_phase(magnitude, freq, self.config.hop_length, self.sample_rate)
             return self._istft(torch.polar(magnitude, angle), length)
         if phase == "pghi":
-            from distill.audio.pghi import pghi_phase
-
-            magnitude = self._listening_magnitude(spec, freq)
-            angle = pghi_phase(magnitude, freq, self.config, self.sample_rate, seed)
-            # Project at the frames' own length (its STFT must have the same frames), then fit.
-            natural = self.num_samples(spec.shape[-1])
-            wave = self._istft(torch.polar(magnitude, angle), natural)
-            wave = self.project_magnitude(wave, magnitude, natural)
-            if length <= natural:
-                return wave[..., :length]
-            return torch.nn.functional.pad(wave, (0, length - natural))
+            return self._pghi_waveform(spec, freq, length, seed)
         raise ValueError(f"unknown phase method {phase!r} (use 'locked' or 'pghi')")
+
+    def _pghi_waveform(self, spec: torch.Tensor, freq: torch.Tensor, length: int, seed: int,
+                       mark: Callable[[str], None] | None = None) -> torch.Tensor:
+        """The ``"pghi"`` inverse of ``complex_mel_to_waveform`` after the frequency read-back.
+
+        ``mark(stage)`` (benchmarks) is called as each stage ends: ``"magnitude"``,
+        ``"phase"``, ``"istft"``, ``"projection"``.
+        """
+        from distill.audio.pghi import pghi_phase
+
+        mark = mark or (lambda stage: None)
+        magnitude = self._listening_magnitude(spec, freq)
+        mark("magnitude")
+        angle = pghi_phase(magnitude, freq, self.config, self.sample_rate, seed)
+        mark("phase")
+        # Project at the frames' own length (its STFT must have the same frames), then fit.
+        natural = self.num_samples(spec.shape[-1])
+        wave = self._istft(torch.polar(magnitude, angle), natural)
+        mark("istft")
+        wave = self.project_magnitude(wave, magnitude, natural)
+        mark("projection")
+        if length <= natural:
+            return wave[..., :length]
+        return torch.nn.functional.pad(wave, (0, length - natural))
 
     def _listening_magnitude(self, spec: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
         """``_magnitude_frames`` for the non-differentiable path: the same values from one
