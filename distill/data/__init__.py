@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from distill.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # what static tools (PyInstaller, IDEs, import-linter) follow
-    from distill.data.augment import augment_clip, item_generator
+    from distill.data.augment import augment_clip, item_generator, mix_clips
     from distill.data.cache import DatasetCache, build_cache
     from distill.data.clips import ClipLayout, clip_layout, complex_mel_frames, file_clips
     from distill.data.dataset import ClipDataset, ClipItem, TrainValidation, make_datasets
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # what static tools (PyInstaller, IDEs, import-linter) follow
 
 #: Exported name -> the submodule that defines it.
 _EXPORTS = {
-    **dict.fromkeys(("augment_clip", "item_generator"), "augment"),
+    **dict.fromkeys(("augment_clip", "item_generator", "mix_clips"), "augment"),
     **dict.fromkeys(("DatasetCache", "build_cache"), "cache"),
     **dict.fromkeys(("ClipLayout", "clip_layout", "complex_mel_frames", "file_clips"), "clips"),
     **dict.fromkeys(("ClipDataset", "ClipItem", "TrainValidation", "make_datasets"), "dataset"),
@@ -67,6 +67,7 @@ __all__ = [
     "item_generator",
     "list_dataset_files",
     "make_datasets",
+    "mix_clips",
     "scan_dataset",
     "split_clips",
 ]

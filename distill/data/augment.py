@@ -1,5 +1,8 @@
 """Augmentation of normalised 2-channel clips, for the training split of tiny datasets.
 
+``augment_clip`` changes one clip (gain, shifts, noise); ``mix_clips`` sounds two
+together (the dataset picks the partner: ``AugmentationConfig.mix_probability``).
+
 Every transform keeps the representation valid: channel 0 (magnitude) >= 0 and channel 1
 (IF) in [-1, 1]. Randomness comes only from the ``torch.Generator`` passed in, so a
 clip's augmentation is reproducible from a seed (``item_generator``) whatever the
@@ -60,6 +63,25 @@ def augment_clip(clip: torch.Tensor, config: AugmentationConfig, stats: Normaliz
         noise = torch.randn(magnitude.shape, generator=generator, dtype=magnitude.dtype)
         magnitude = magnitude + config.noise_level * noise.to(magnitude.device)
     return torch.stack([magnitude.clamp_min(0.0), inst_freq.clamp(-1.0, 1.0)])
+
+
+def mix_clips(clip: torch.Tensor, other: torch.Tensor, weight: float,
+              stats: NormalizationStats) -> torch.Tensor:
+    """Two normalised clips ``[2, M, F]`` sounding together: a new normalised clip.
+
+    The mel energies add, ``weight`` of ``clip``'s and ``1 - weight`` of ``other``'s (so the
+    level stays that of the sources, not their sum), and each bin takes the IF of the
+    source whose weighted energy is the larger there: the partial a bin's phase follows.
+    Channel 0 is ``log1p(energy / floor)`` scaled, so the mix happens on ``expm1`` of it.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight}")
+    scale = stats.magnitude_scale
+    energy = torch.expm1(clip[0].clamp_min(0.0) * scale) * weight
+    other_energy = torch.expm1(other[0].clamp_min(0.0) * scale) * (1.0 - weight)
+    magnitude = torch.log1p(energy + other_energy) / scale
+    inst_freq = torch.where(energy >= other_energy, clip[1], other[1])
+    return torch.stack([magnitude, inst_freq])
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:

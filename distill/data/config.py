@@ -65,6 +65,15 @@ class AugmentationConfig(ConfigBase):
         Random shift of up to this many mel bands (a small pitch shift).
     noise_level
         Standard deviation of additive noise on the normalised magnitude channel.
+    crop_offsets
+        Cut each training clip at a random offset between its cached start and the next
+        cached clip's, from the frames the two share with the file: a real time shift (the
+        sound moves in the window; nothing wraps around), so that the model sees every
+        alignment of a sound against the clip's frames, not only multiples of the clip hop.
+    mix_probability
+        Chance that a clip is mixed with another training clip (``mix_clips``: energies
+        added with random weights, each bin's IF from the louder of the two), so that
+        the model meets more sounds than the folder holds.
     """
 
     enabled: bool = False
@@ -72,6 +81,8 @@ class AugmentationConfig(ConfigBase):
     time_shift_frames: int = 4
     pitch_shift_bands: int = 1
     noise_level: float = 0.01
+    crop_offsets: bool = False
+    mix_probability: float = 0.0
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -79,3 +90,6 @@ class AugmentationConfig(ConfigBase):
         check_range(owner, "time_shift_frames", self.time_shift_frames, 0, MAX_CLIP_FRAMES, integer=True)
         check_range(owner, "pitch_shift_bands", self.pitch_shift_bands, 0, 1024, integer=True)
         check_range(owner, "noise_level", self.noise_level, 0, 10)
+        check_range(owner, "mix_probability", self.mix_probability, 0, 1)
+        if not isinstance(self.crop_offsets, bool):
+            raise ValueError(f"{owner}: crop_offsets must be true or false, got {self.crop_offsets!r}")

@@ -18,13 +18,16 @@ import torch
 from torch.utils.data import Dataset
 
 from distill.audio.normalization import NormalizationStats
-from distill.data.augment import augment_clip, item_generator
+from distill.data.augment import augment_clip, item_generator, mix_clips
 from distill.data.cache import DatasetCache
 from distill.data.config import AugmentationConfig
 from distill.data.split import DatasetSplit, clip_table, split_clips
 
 #: Memory maps kept open per process (each holds a file descriptor).
 MAX_OPEN_FILES = 64
+#: Range of the weight of an item against its partner when mixing (``mix_clips``): the
+#: item stays at least an equal part of what the model hears.
+MIX_WEIGHTS = (0.5, 0.9)
 
 
 class SplitSettings(Protocol):
@@ -78,6 +81,9 @@ class ClipDataset(Dataset):
                          else np.asarray(clip_ids, dtype=np.int64))
         self.stats = stats or cache.normalization_stats()
         self.augmentation = augmentation if augmentation is not None and augmentation.enabled else None
+        self.hop_frames = min(cache.data_config.clip_hop_frames, cache.clip_shape[-1])
+        self._member = np.zeros(len(self.table), dtype=bool)  # clip id -> served here
+        self._member[self.clip_ids] = True
         self.seed = seed
         self.epoch = 0
         self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -89,12 +95,44 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> ClipItem:
         clip_id = int(self.clip_ids[index])
         file_index, clip_index = (int(v) for v in self.table[clip_id])
-        raw = np.array(self._clips(file_index)[clip_index], dtype=np.float32)
-        spec = self.stats.normalize(torch.from_numpy(raw))
+        spec = self._normalized(file_index, clip_index)
         if self.augmentation is not None:
             generator = item_generator(self.seed, self.epoch, clip_id)
+            if self.augmentation.crop_offsets:
+                spec = self._cropped(spec, clip_id, generator)
+            mix = self.augmentation.mix_probability
+            if mix > 0 and float(torch.rand((), generator=generator)) < mix:
+                spec = mix_clips(spec, self._partner(generator), MIX_WEIGHTS[0] + float(
+                    torch.rand((), generator=generator)) * (MIX_WEIGHTS[1] - MIX_WEIGHTS[0]), self.stats)
             spec = augment_clip(spec, self.augmentation, self.stats, generator)
         return ClipItem(spec, file_index, clip_index)
+
+    def _normalized(self, file_index: int, clip_index: int) -> torch.Tensor:
+        raw = np.array(self._clips(file_index)[clip_index], dtype=np.float32)
+        return self.stats.normalize(torch.from_numpy(raw))
+
+    def _cropped(self, spec: torch.Tensor, clip_id: int, generator: torch.Generator) -> torch.Tensor:
+        """``spec`` (clip ``clip_id``, normalised) moved later in its file by a random number
+        of frames in ``[0, hop)``, its end taken from the next cached clip: consecutive clips
+        are windows of one frame sequence ``hop`` apart. Unchanged when that next clip is
+        not this dataset's (another file, the other side of the split) or not adjacent in
+        the file (a silent clip between them was dropped: their shared frames differ, and
+        without shared frames, ``hop >= frames``, adjacency cannot be told)."""
+        hop, frames = self.hop_frames, spec.shape[-1]
+        offset = int(torch.randint(hop, (), generator=generator))
+        following = clip_id + 1
+        if (offset == 0 or hop >= frames or following >= len(self.table) or not self._member[following]
+                or self.table[following][0] != self.table[clip_id][0]):
+            return spec
+        after = self._normalized(*(int(v) for v in self.table[following]))
+        if not torch.equal(spec[0, :, hop:], after[0, :, :frames - hop]):
+            return spec
+        return torch.cat([spec[:, :, offset:], after[:, :, frames - offset:]], dim=-1)
+
+    def _partner(self, generator: torch.Generator) -> torch.Tensor:
+        """A clip of this dataset drawn with ``generator``, normalised (to mix with another)."""
+        clip_id = int(self.clip_ids[int(torch.randint(len(self.clip_ids), (), generator=generator))])
+        return self._normalized(*(int(v) for v in self.table[clip_id]))
 
     def set_epoch(self, epoch: int) -> None:
         """Vary the augmentation per epoch (call in every worker's copy, e.g. before iterating)."""

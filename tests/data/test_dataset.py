@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from distill.audio import synth
 from distill.audio.normalization import NormalizationStats
 from distill.data import (
     ClipDataset,
@@ -15,6 +16,7 @@ from distill.data import (
     clip_table,
     item_generator,
     make_datasets,
+    mix_clips,
     split_clips,
 )
 from distill.data.config import AugmentationConfig
@@ -191,9 +193,115 @@ def test_noise_only_touches_the_magnitude():
     assert out[0].min() >= 0
 
 
+def test_mixing_adds_the_weighted_energies_and_keeps_the_louder_bins_if():
+    stats = NormalizationStats(magnitude_scale=25.0)
+    a, b = random_clip(4), random_clip(5)
+    out = mix_clips(a, b, 0.7, stats)
+    energy = lambda clip: torch.expm1(clip[0].double() * 25)  # noqa: E731
+    torch.testing.assert_close(energy(out), 0.7 * energy(a) + 0.3 * energy(b), rtol=1e-4, atol=1e-6)
+    louder = 0.7 * energy(a) >= 0.3 * energy(b)
+    assert 0.1 < float(louder.double().mean()) < 0.9  # both sources own some bins
+    assert torch.equal(out[1], torch.where(louder, a[1], b[1]))
+    assert torch.equal(mix_clips(a, b, 1.0, stats)[1], a[1])
+    torch.testing.assert_close(mix_clips(a, b, 1.0, stats)[0], a[0])
+    with pytest.raises(ValueError, match="weight"):
+        mix_clips(a, b, 1.5, stats)
+
+
+def test_mixing_partners_come_from_the_same_split_and_are_reproducible(mixed_cache):
+    config = AugmentationConfig(enabled=True, gain_db=0.0, time_shift_frames=0, pitch_shift_bands=0,
+                                noise_level=0.0, mix_probability=1.0)
+    pair = make_datasets(mixed_cache, TrainingConfig(augmentation=config, validation_fraction=0.25, seed=3))
+    plain = ClipDataset(mixed_cache, pair.stats)
+    train_ids = {int(i) for i in pair.train.clip_ids}
+    energy = lambda clip: torch.expm1(clip[0].double() * pair.stats.magnitude_scale)  # noqa: E731
+    mixed = 0
+    for i in range(len(pair.train)):
+        clip_id = int(pair.train.clip_ids[i])
+        out, own = energy(pair.train[i].spectrogram), energy(plain[clip_id].spectrogram)
+        if torch.allclose(out, own):
+            continue  # partnered with itself
+        mixed += 1
+        # out = w * own + (1 - w) * partner for exactly one clip, a training one, w in [0.5, 0.9].
+        fits = []
+        for j in range(len(plain)):
+            other = energy(plain[j].spectrogram)
+            w = float(((out - other) * (own - other)).sum() / ((own - other) ** 2).sum().clamp_min(1e-30))
+            error = float((out - w * own - (1 - w) * other).norm() / out.norm())
+            if error < 1e-4:
+                fits.append((j, w))
+        assert len(fits) == 1, fits
+        assert fits[0][0] in train_ids and 0.5 <= fits[0][1] <= 0.9
+    assert mixed >= len(pair.train) - 2
+    twin = make_datasets(mixed_cache, TrainingConfig(augmentation=config, validation_fraction=0.25, seed=3))
+    assert torch.equal(twin.train[0].spectrogram, pair.train[0].spectrogram)
+    for i in range(len(pair.validation)):  # validation is never mixed
+        own = plain[int(pair.validation.clip_ids[i])].spectrogram
+        assert torch.equal(pair.validation[i].spectrogram, own)
+
+
 def test_dataset_over_an_empty_cache(tmp_path, cache_dir):
     (tmp_path / "empty").mkdir()
     cache = build_cache(tmp_path / "empty", cache_dir=cache_dir)
     assert len(ClipDataset(cache)) == 0
     with pytest.raises(DatasetError):
         make_datasets(cache, TrainingConfig())
+
+
+def test_crop_offsets_move_the_window_along_the_file_and_never_across_a_gap(tmp_path):
+    from distill.audio.io import load_audio
+    from distill.audio.spectrogram import ComplexSpectrogram
+    from distill.data import clip_layout, file_clips
+    from distill.data.config import DataConfig
+    from tests.conftest import write_audio
+
+    # 1 s of sound, 2.5 s of silence (its clips are dropped), 1.5 s of sound: two cached
+    # clips are neighbours in the cache but not in the file.
+    # Swells: no two windows of a file look alike, so a window's place can be found.
+    def swell(freq, seconds):
+        envelope = np.linspace(0.02, 1.0, int(48_000 * seconds), dtype=np.float32) ** 2
+        return synth.harmonic(freq, seconds) * envelope
+
+    gap = np.concatenate([swell(220, 1.0), np.zeros(120_000, np.float32), swell(330, 1.5)])
+    write_audio(tmp_path / "sounds" / "gap.wav", gap)
+    write_audio(tmp_path / "sounds" / "tone.wav", swell(440, 2.0))
+    cache = build_cache(tmp_path / "sounds", cache_dir=tmp_path / "cache")
+    config = AugmentationConfig(enabled=True, gain_db=0.0, time_shift_frames=0, pitch_shift_bands=0,
+                                noise_level=0.0, crop_offsets=True)
+    dataset, plain = ClipDataset(cache, augmentation=config), ClipDataset(cache)
+    hop = cache.data_config.clip_hop_frames
+    spec = ComplexSpectrogram(cache.spectrogram_config)
+    every = {}  # file -> every window of its frames, one frame apart (magnitude, normalised)
+    for f, entry in enumerate(cache.files):
+        wave = load_audio(entry.path)  # as long as the cache padded it: every cached window exists
+        wave = np.pad(wave, (0, clip_layout(len(wave), spec, cache.data_config).padded_samples - len(wave)))
+        windows = file_clips(wave, spec, DataConfig(clip_hop_frames=1), drop_silent=False)
+        every[f] = dataset.stats.normalize(windows)[:, 0]
+
+    def start(file_index, magnitude):
+        """The window of the file this magnitude is (the closest one, which must match). Only
+        the frames before the clip's last ``hop``: a file's final frames depend on its
+        padding, which differs with the clip hop."""
+        head = magnitude.shape[-1] - hop
+        distance = (every[file_index][..., :head] - magnitude[..., :head]).abs().amax(dim=(1, 2))
+        assert float(distance.min()) < 1e-3  # the cache holds float16
+        return int(distance.argmin())
+
+    shifts = {}
+    for epoch in range(6):
+        dataset.set_epoch(epoch)
+        for i in range(len(dataset)):
+            item, own = dataset[i], plain[i].spectrogram
+            assert item.spectrogram.shape == own.shape
+            shift = start(item.file_index, item.spectrogram[0]) - start(item.file_index, own[0])
+            assert 0 <= shift < hop
+            shifts.setdefault((item.file_index, item.clip_index), set()).add(shift)
+    gap_clips = [clip for (f, clip) in shifts if cache.files[f].relpath == "gap.wav"]
+    last = {f: max(c for (g, c) in shifts if g == f) for f in every}
+    before_gap = next(c for c in sorted(gap_clips)
+                      if start(0, plain[c].spectrogram[0]) + hop != start(0, plain[c + 1].spectrogram[0]))
+    for (f, clip), seen in shifts.items():
+        if clip == last[f] or (cache.files[f].relpath == "gap.wav" and clip == before_gap):
+            assert seen == {0}, (f, clip)  # nothing after it to take frames from
+        else:
+            assert len(seen) > 2, (f, clip)
