@@ -33,6 +33,7 @@ TERM_COLORS = {
     "magnitude": "#e0a050",
     "instantaneous_frequency": "#5fb3b3",
     "stft": "#c678dd",
+    "level": "#61afef",
     "kl": "#98c379",
 }
 

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from app.services.theme import PALETTE, TERM_COLORS
 
 #: Loss terms in the order of the toggles (``distill.models.LossTerms`` names).
-TERMS = ("total", "magnitude", "instantaneous_frequency", "stft", "kl")
+TERMS = ("total", "magnitude", "instantaneous_frequency", "stft", "level", "kl")
 TERM_LABELS = {"total": "total", "magnitude": "magnitude", "instantaneous_frequency": "IF",
-               "stft": "STFT", "kl": "KL"}
+               "stft": "STFT", "level": "level", "kl": "KL"}
 SPLITS = ("train", "validation")
 #: Milliseconds between the first new value and the repaint that shows it.
 REPAINT_MS = 150

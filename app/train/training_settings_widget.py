@@ -65,6 +65,9 @@ ADVANCED = {
     "loss_weights.stft": ("STFT weight", "float", (0.0, 100.0, 0.05),
                           "Weight of the multi-resolution STFT loss on the waveform (0, the "
                           "default, turns it off: it measured worse and slower on real folders)"),
+    "loss_weights.level": ("Level weight", "float", (0.0, 100.0, 0.1),
+                           "Weight of the frame-level term: each frame's summed energy, whatever "
+                           "its spectral shape (0 turns it off)"),
     "loss_weights.kl": ("KL weight", "float", (0.0, 100.0, 0.1), "Weight of the KL term"),
     "validation_fraction": ("Validation share", "float", (0.0, 0.9, 0.05),
                             "Share of the clips (or files) held out to measure generalisation"),

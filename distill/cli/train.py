@@ -55,7 +55,9 @@ OPTIONS = {
     "latent_dim": ("model", "latent_dim"),
 }
 #: Short names of the loss terms on the progress line.
-SHORT = {"magnitude": "mag", "instantaneous_frequency": "if", "stft": "stft", "kl": "kl"}
+SHORT = {"magnitude": "mag", "instantaneous_frequency": "if", "stft": "stft", "level": "level", "kl": "kl"}
+#: Terms that are off by default: left off the line while they are 0 (not computed).
+OPTIONAL_TERMS = frozenset({"stft", "level"})
 EXIT_INTERRUPTED = 130
 
 
@@ -277,10 +279,10 @@ def describe_start(event: TrainingStarted) -> str:
 
 
 def describe_step(event: StepProgress) -> str:
-    """The progress line's text. The waveform term is left out while it is not computed
-    (0: off, the default, or before its ramp starts)."""
+    """The progress line's text. The waveform and level terms are left out while they are
+    not computed (0: off, the default, or before the waveform term's ramp starts)."""
     terms = " ".join(f"{SHORT[k]} {event.losses[k]:.3f}" for k in SHORT
-                     if k in event.losses and not (k == "stft" and event.losses[k] == 0))
+                     if k in event.losses and not (k in OPTIONAL_TERMS and event.losses[k] == 0))
     return (f"epoch {event.epoch}/{event.epochs} step {event.step_in_epoch}/{event.steps_per_epoch} "
             f"loss {event.losses['total']:.4f} ({terms})")
 

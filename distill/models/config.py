@@ -98,8 +98,10 @@ class LossWeights(ConfigBase):
     magnitude_range: float = 0.0
     kl_free_bits: float = 0.0
     magnitude_emphasis: float = 0.0
+    level: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("magnitude", "instantaneous_frequency", "stft", "kl", "magnitude_range", "kl_free_bits"):
+        for name in ("magnitude", "instantaneous_frequency", "stft", "kl", "magnitude_range", "kl_free_bits",
+                     "level"):
             check_range(type(self).__name__, name, getattr(self, name), 0, 1e6)
         check_range(type(self).__name__, "magnitude_emphasis", self.magnitude_emphasis, 0, 1)

@@ -14,6 +14,9 @@
   reconstruction and the one synthesised from the target. The caller supplies
   ``synthesize`` (denormalise + ``ComplexSpectrogram.complex_mel_to_waveform(phase=
   "locked")``, which is differentiable) so this module stays free of audio settings;
+- frame level (``weights.level``, 0 = off): L1 between the frames' summed mel energies
+  (``frame_levels``, in channel 0's units), so that a spectrum the decoder is unsure of
+  keeps the sound's energy instead of the log-domain median's quieter blur;
 - KL divergence to N(0, I): summed over latent dimensions, averaged over the batch. With
   ``weights.kl_free_bits`` > 0 each dimension's batch-mean KL under that many nats costs
   nothing ("free bits", Kingma et al. 2016): a dimension may carry that much information
@@ -55,11 +58,13 @@ class LossTerms:
     magnitude: torch.Tensor
     instantaneous_frequency: torch.Tensor
     stft: torch.Tensor
+    level: torch.Tensor
     kl: torch.Tensor
     total: torch.Tensor
 
     def as_floats(self) -> dict[str, float]:
-        """``{"magnitude": ..., "instantaneous_frequency": ..., "stft": ..., "kl": ..., "total": ...}``."""
+        """``{"magnitude": ..., "instantaneous_frequency": ..., "stft": ..., "level": ...,
+        "kl": ..., "total": ...}``."""
         return {f.name: float(getattr(self, f.name).detach()) for f in fields(self)}
 
 
@@ -81,6 +86,33 @@ def magnitude_loss(recon: torch.Tensor, target: torch.Tensor, floor_range: float
     if emphasis > 0:
         error = error * (1 - emphasis + emphasis * _loudness_weights(target))
     return error.mean()
+
+
+def frame_levels(spec: torch.Tensor, magnitude_scale: float) -> torch.Tensor:
+    """``[B, T]``: each frame's mel energy summed over the bands, in channel 0's units.
+
+    Channel 0 is ``log1p(energy / floor) / magnitude_scale`` per band, so a frame's level
+    is ``log1p(sum(expm1(scale * c0))) / scale``: what channel 0 would hold if the frame's
+    whole energy sat in one band. Its gradient per band is at most 1 (a softmax's share).
+    Computed as a log-sum-exp around each frame's largest band, so an untrained decoder's
+    huge outputs give a large finite level, not ``inf``.
+    """
+    raw = spec[:, 0].clamp_min(0.0) * magnitude_scale
+    top = raw.detach().amax(dim=1, keepdim=True)
+    floor = torch.exp(-top)  # 1 / e^top: the "1" of each band's expm1, scaled like the rest
+    inside = floor[:, 0] + (torch.exp(raw - top) - floor).sum(dim=1)
+    return (top[:, 0] + torch.log(inside)) / magnitude_scale
+
+
+def level_loss(recon: torch.Tensor, target: torch.Tensor, magnitude_scale: float) -> torch.Tensor:
+    """Mean absolute error of the frame levels (``frame_levels``) of ``[B, 2, M, T]``.
+
+    The magnitude term's L1 on log energies is paid the same for a bin too loud as for
+    one too quiet, so where the decoder is unsure of a spectrum's shape (sounds unlike
+    the training clips) it settles on the log-domain median: a blur that is quieter than
+    the sound. This term holds each frame's summed energy, whatever its shape.
+    """
+    return (frame_levels(recon, magnitude_scale) - frame_levels(target, magnitude_scale)).abs().mean()
 
 
 def instantaneous_frequency_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -165,8 +197,8 @@ def kl_penalty(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float = 0.0) -
 
 
 def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             *, weights: LossWeights, beta: float, synthesize: Synthesize | None = None
-             ) -> LossTerms:
+             *, weights: LossWeights, beta: float, synthesize: Synthesize | None = None,
+             magnitude_scale: float = 1.0) -> LossTerms:
     """All loss terms of one batch, and their weighted total.
 
     Parameters
@@ -183,6 +215,9 @@ def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar
         Normalised spectrograms -> waveforms ``[B, 1, S]``, differentiable. The STFT
         term is 0 (and nothing is synthesised) when it is None or ``weights.stft == 0``;
         the target's waveform is synthesised without gradient.
+    magnitude_scale
+        The data's ``NormalizationStats.magnitude_scale``, for the level term (computed
+        only when ``weights.level`` > 0).
 
     Returns
     -------
@@ -200,9 +235,11 @@ def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar
         stft = multi_resolution_stft_loss(synthesize(recon), target_wave)
     else:
         stft = recon.new_zeros(())
+    level = level_loss(recon, target, magnitude_scale) if weights.level > 0 else recon.new_zeros(())
     per_dim = kl_per_dimension(mu, logvar)
     kl = per_dim.sum()
     penalty = per_dim.clamp_min(weights.kl_free_bits).sum() if weights.kl_free_bits > 0 else kl
     total = (weights.magnitude * mag + weights.instantaneous_frequency * inst
-             + weights.stft * stft + weights.kl * beta * penalty)
-    return LossTerms(magnitude=mag, instantaneous_frequency=inst, stft=stft, kl=kl, total=total)
+             + weights.stft * stft + weights.level * level + weights.kl * beta * penalty)
+    return LossTerms(magnitude=mag, instantaneous_frequency=inst, stft=stft, level=level, kl=kl,
+                     total=total)

@@ -60,6 +60,7 @@ class LossSetup:
     stft_clips: int = 0
     stft_factor: float = 1.0
     autocast: torch.dtype | None = None
+    magnitude_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def batch_losses(model: ConvVAE, batch: torch.Tensor, setup: LossSetup, beta: fl
         with torch.no_grad():
             target = setup.synthesize(batch[:k])
     recon, mu, logvar = forward(model, batch, setup.autocast)
-    terms = vae_loss(recon, batch, mu, logvar, weights=setup.weights, beta=beta, synthesize=None)
+    terms = vae_loss(recon, batch, mu, logvar, weights=setup.weights, beta=beta, synthesize=None,
+                     magnitude_scale=setup.magnitude_scale)
     if target is None:
         return terms
     stft = multi_resolution_stft_loss(setup.synthesize(recon[:k]), target)

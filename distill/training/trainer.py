@@ -122,7 +122,8 @@ class Trainer:
         self.normalization = datasets.stats
         self.losses = steps.LossSetup(cfg.loss_weights, steps.make_synthesize(
             ComplexSpectrogram(run.spectrogram).to(self.device), self.normalization), cfg.stft_loss_clips,
-            autocast=training_precision(cfg.precision, self.device))
+            autocast=training_precision(cfg.precision, self.device),
+            magnitude_scale=self.normalization.magnitude_scale)
         self.listening = ComplexSpectrogram(run.spectrogram)  # CPU: PGHI for previews
         self.state = TrainState()
         if resume is not None:

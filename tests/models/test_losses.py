@@ -20,6 +20,7 @@ from distill.models import (
     vae_loss,
 )
 from distill.models.config import LossWeights
+from distill.models.losses import frame_levels, level_loss
 
 
 def spec_pair(seed: int = 0, shape=(2, 2, 8, 5)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,13 +101,15 @@ def test_stft_loss_is_zero_for_identical_waves_and_grows_with_the_difference():
 def test_vae_loss_returns_every_term_and_the_weighted_total():
     recon, target = spec_pair(3)
     mu, logvar = torch.ones(2, 4), torch.zeros(2, 4)
-    weights = LossWeights(magnitude=2.0, instantaneous_frequency=0.5, stft=0.25, kl=3.0)
-    terms = vae_loss(recon, target, mu, logvar, weights=weights, beta=0.1)
+    weights = LossWeights(magnitude=2.0, instantaneous_frequency=0.5, stft=0.25, kl=3.0, level=1.5)
+    terms = vae_loss(recon, target, mu, logvar, weights=weights, beta=0.1, magnitude_scale=20.0)
     assert terms.stft == 0  # no synthesize given
-    expected = 2.0 * terms.magnitude + 0.5 * terms.instantaneous_frequency + 3.0 * 0.1 * terms.kl
+    assert terms.level > 0
+    expected = (2.0 * terms.magnitude + 0.5 * terms.instantaneous_frequency + 1.5 * terms.level
+                + 3.0 * 0.1 * terms.kl)
     torch.testing.assert_close(terms.total, expected)
     floats = terms.as_floats()
-    assert set(floats) == {"magnitude", "instantaneous_frequency", "stft", "kl", "total"}
+    assert set(floats) == {"magnitude", "instantaneous_frequency", "stft", "level", "kl", "total"}
     assert all(isinstance(v, float) for v in floats.values())
     assert floats["kl"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="expected two spectrogram batches"):
@@ -157,3 +160,43 @@ def test_stft_gradient_reaches_the_decoder_through_the_locked_inverse():
     # Both output channels carry gradient: magnitude (amplitude) and IF (phase advance).
     assert last[:, 0].abs().sum() > 0 and last[:, 1].abs().sum() > 0
     assert model.decoder.fc.weight.grad.abs().sum() > 0
+
+
+def test_frame_level_is_the_summed_energy_in_channel_0_units():
+    scale = 20.0
+    spec = torch.zeros(1, 2, 8, 3)
+    spec[0, 0, 2, 0] = 0.5  # one band: the frame's level is that band's value
+    spec[0, 0, :, 1] = 0.5  # eight equal bands: 8x the energy
+    levels = frame_levels(spec, scale)
+    assert levels.shape == (1, 3)
+    assert float(levels[0, 0]) == pytest.approx(0.5)
+    assert float(levels[0, 1]) == pytest.approx(math.log1p(8 * math.expm1(10.0)) / scale)
+    assert float(levels[0, 2]) == 0.0  # silence
+
+
+def test_level_loss_holds_the_energy_whatever_the_shape():
+    """A blurred spectrum with the frame's energy costs nothing here; the log-domain
+    median of the same bins (what the L1 term settles on) is too quiet and does."""
+    scale = 20.0
+    target = torch.zeros(1, 2, 8, 1)
+    target[0, 0, 3] = 0.6
+    blurred = torch.zeros_like(target)
+    blurred[0, 0, 2:5] = torch.log1p(torch.expm1(torch.tensor(0.6 * scale)) / 3) / scale
+    assert float(level_loss(blurred, target, scale)) == pytest.approx(0.0, abs=1e-6)
+    assert float(magnitude_loss(blurred, target)) > 0.05
+    quiet = blurred * 0.8
+    assert float(level_loss(quiet, target, scale)) > 0.05
+    weights = LossWeights()
+    assert weights.level == 0.0
+    assert float(vae_loss(quiet, target, torch.zeros(1, 4), torch.zeros(1, 4), weights=weights, beta=1.0,
+                          magnitude_scale=scale).level) == 0.0  # off: not computed
+
+
+def test_level_loss_stays_finite_for_an_untrained_decoders_huge_outputs():
+    target = torch.zeros(2, 2, 128, 94)
+    recon = torch.full((2, 2, 128, 94), 60.0, requires_grad=True)  # expm1(60 * 20) overflows
+    loss = level_loss(recon, target, 20.0)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert float(loss.detach()) == pytest.approx(60.0 + math.log(128) / 20.0, rel=1e-4)
+    assert torch.isfinite(recon.grad).all()

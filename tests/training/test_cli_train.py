@@ -44,7 +44,7 @@ def test_train_the_real_model_for_two_epochs(tmp_path, capsys):
     assert loaded.model_config.latent_dim == 16 and loaded.model_config.channels[-1] == 1024
     assert (loaded.training["epochs"], loaded.training["batch_size"], loaded.training["seed"]) == (2, 2, 3)
     assert [h["epoch"] for h in loaded.history] == [1, 2]
-    terms = {"magnitude", "instantaneous_frequency", "stft", "kl", "total"}
+    terms = {"magnitude", "instantaneous_frequency", "stft", "level", "kl", "total"}
     assert set(loaded.history[1]["train"]) == set(loaded.history[1]["validation"]) == terms
     assert list((tmp_path / "ckpt").glob("*.ckpt"))
 
@@ -108,14 +108,16 @@ def test_precision_option_is_an_explicit_training_setting(tmp_path):
         build_parser(bad).parse_args(bad)
 
 
-def test_the_progress_line_leaves_out_the_waveform_term_while_it_is_not_computed():
+def test_the_progress_line_leaves_out_the_optional_terms_while_they_are_not_computed():
     from distill.cli.train import describe_step
     from distill.training.events import StepProgress
 
-    def line(stft: float) -> str:
-        losses = {"total": 0.9, "magnitude": 0.5, "instantaneous_frequency": 0.3, "stft": stft, "kl": 10.0}
+    def line(stft: float, level: float = 0.0) -> str:
+        losses = {"total": 0.9, "magnitude": 0.5, "instantaneous_frequency": 0.3, "stft": stft,
+                  "level": level, "kl": 10.0}
         return describe_step(StepProgress(epoch=1, epochs=3, step=1, step_in_epoch=1, steps_per_epoch=3,
                                           total_steps=9, progress=0.1, losses=losses, eta_seconds=None))
 
     assert line(0.0) == "epoch 1/3 step 1/3 loss 0.9000 (mag 0.500 if 0.300 kl 10.000)"
     assert line(1.25) == "epoch 1/3 step 1/3 loss 0.9000 (mag 0.500 if 0.300 stft 1.250 kl 10.000)"
+    assert line(0.0, 0.02) == "epoch 1/3 step 1/3 loss 0.9000 (mag 0.500 if 0.300 level 0.020 kl 10.000)"

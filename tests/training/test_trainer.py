@@ -27,7 +27,7 @@ from distill.training.events import (
 from distill.training.trainer import Trainer
 from tests.training.conftest import TINY_DATA, TINY_SPECTROGRAM, tiny_run, train_tiny
 
-TERMS = {"magnitude", "instantaneous_frequency", "stft", "kl", "total"}
+TERMS = {"magnitude", "instantaneous_frequency", "stft", "level", "kl", "total"}
 
 
 def test_events_arrive_in_order(tiny_cache, tmp_path):
@@ -80,6 +80,16 @@ def test_tiny_model_overfits_four_clips(four_clip_cache, tmp_path):
     first, last = trainer.state.history[0]["train"], trainer.state.history[-1]["train"]
     assert last["total"] <= 0.2 * first["total"], (first, last)
     assert last["magnitude"] <= 0.2 * first["magnitude"], (first, last)
+
+
+def test_the_level_term_is_measured_on_the_datasets_own_scale(four_clip_cache, tmp_path):
+    trainer = _trainer(four_clip_cache, tmp_path, epochs=2, validation_fraction=0.25,
+                       loss_weights=LossWeights(level=1.0), checkpoint_every_epochs=1000,
+                       preview_every_epochs=1000)
+    assert trainer.losses.magnitude_scale == trainer.datasets.stats.magnitude_scale != 1.0
+    assert trainer.run().status == "finished"
+    for split in ("train", "validation"):
+        assert all(math.isfinite(h[split]["level"]) and h[split]["level"] > 0 for h in trainer.state.history)
 
 
 def test_waveform_loss_goes_down(four_clip_cache, tmp_path):
