@@ -11,7 +11,9 @@ and spectral convergence, and the RMS level difference in dB, mean and worst):
 - ``model``: the clip through the VAE (posterior mean), then back to audio;
 
 both through the same PGHI inverse, for unseen files (``--held-out FOLDER``, else the
-trainer's validation files) and for the training files. Then (``quality_measures``):
+trainer's validation files) and for the training files. For unseen clips, a yardstick: the
+spectral convergence of the closest training clip (at the unseen clip's level), what a
+model that only memorised its clips would reach at best. Then (``quality_measures``):
 
 - generation: the feature distance (loudness, centroid, flatness, pitch salience) to the
   training clips of held-out real clips (the yardstick), of draws from the prior, of
@@ -68,7 +70,7 @@ from distill.training.presets import resolve_preset
 from distill.training.run import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality_measures import feature_distance, map_measures, sound_features
+from quality_measures import feature_distance, map_measures, nearest_clip_convergence, sound_features
 from train import synthetic_dataset
 
 #: Share of the budget given to training steps (the rest: validation, previews, saving).
@@ -76,6 +78,8 @@ STEP_SHARE = 0.75
 #: A run still going after this many budgets is cancelled (saved without latent analysis):
 #: on a shared machine steps run slower than the measured ones, and 1.5 cut runs short.
 GUARD_FACTOR = 3.0
+#: Training clips a held-out clip is compared with for the closest-clip yardstick, at most.
+MAX_TRAINING_CLIPS = 2000
 
 
 def measure_step_seconds(run: RunConfig, cache: DatasetCache, repeats: int = 3) -> float:
@@ -184,6 +188,10 @@ def format_table(results: dict) -> str:
                 lines.append(f"{split:<10}{path:<12}{r['log_magnitude_l1']:>11.3f}"
                              f"{r['spectral_convergence']:>12.3f}{r['rms_db']:>8.1f}{r['rms_db_worst']:>7.1f}"
                              f"{r['clips']:>7}")
+    nearest = results.get("held_out_nearest_training_clip")
+    if nearest:
+        lines.append("held out, the closest training clip at its level (a perfect lookup of what was "
+                     f"learned): spec. conv. {nearest['spectral_convergence']:.3f}")
     lines.append("feature distance to the training clips (loudness, centroid, flatness, pitch salience; "
                  "W1 / spread): " + ", ".join(f"{k} {v:.2f}" for k, v in results["generation"].items()))
     m = results["map"] or {"families": 0, "pca": math.nan, "pca_other_files": math.nan,
@@ -290,10 +298,14 @@ def main(argv: list[str] | None = None) -> int:
                   else [cache.files[f].path for f in split.validation_files])
         held_metrics, held_features, _ = evaluate(loaded, unseen, args.max_clips)
         seen_metrics, seen_features, _ = evaluate(loaded, seen, args.max_clips)
+        spec = ComplexSpectrogram(loaded.spectrogram)
+        nearest = nearest_clip_convergence(clip_pairs(loaded, spec, unseen, args.max_clips)[1],
+                                           clip_pairs(loaded, spec, seen, MAX_TRAINING_CLIPS)[1])
         results = {
             "folder": str(folder), "held_out": str(args.held_out or "validation split"),
             "training": training, "settings": parse_settings(args.set),
             "metrics": {"held out": held_metrics, "training": seen_metrics},
+            "held_out_nearest_training_clip": {"spectral_convergence": nearest},
             "generation": generation(loaded, analysis, seen_features, held_features, args.draws, seed=0),
             "map": map_measures(analysis) if analysis is not None else {},
             "axes": [f"{a.label} ({a.feature}, rho {a.correlation or 0:.2f})" for a in analysis.axes]

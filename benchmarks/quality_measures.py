@@ -6,6 +6,9 @@
 - ``feature_distance``: how far one set of sounds is from another on those features:
   per feature the 1-D Wasserstein distance divided by the reference set's spread (std),
   averaged over the features (0 = the same distribution; ~1 = a whole spread apart);
+- ``nearest_clip_convergence``: the spectral convergence of each unseen clip's closest
+  training clip (at the unseen clip's level): what a model that only memorised its
+  training clips, and picked the right one every time, would score on unseen clips;
 - ``map_measures``: the share of each clip's 5 nearest map neighbours from its own family
   (the file's sub-folder), on PCA's plane and on the stored (or a freshly fitted) layout.
 """
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
 
+from distill.audio.metrics import RESOLUTIONS
 from distill.latent import LatentAnalysis
 from distill.latent.features import measure_features
 from distill.latent.layout import fit_layout, neighbour_share
@@ -46,6 +50,25 @@ def feature_distance(values: dict[str, np.ndarray], reference: dict[str, np.ndar
         spread = max(float(np.std(reference[name])), 1e-6)
         out.append(wasserstein_distance(values[name], reference[name]) / spread)
     return float(np.mean(out))
+
+
+def nearest_clip_convergence(references: np.ndarray, candidates: np.ndarray) -> float:
+    """Mean over ``references`` ``[R, S]`` of the smallest spectral convergence
+    (``distill.audio.metrics``, averaged over its resolutions) of any of ``candidates``
+    ``[C, S]`` scaled to the reference's RMS."""
+    ref = torch.as_tensor(np.asarray(references, np.float32))
+    cand = torch.as_tensor(np.asarray(candidates, np.float32))
+    gain = ref.square().mean(1).sqrt()[:, None] / cand.square().mean(1).sqrt().clamp_min(1e-12)[None]
+    total = torch.zeros(ref.shape[0], cand.shape[0], dtype=torch.float64)
+    for n_fft in RESOLUTIONS:
+        window = torch.hann_window(n_fft)
+        a, b = (torch.stft(x, n_fft, n_fft // 4, window=window, center=True, return_complex=True)
+                .abs().flatten(1).double() for x in (ref, cand))
+        aa, bb, ab = a.square().sum(1)[:, None], b.square().sum(1)[None], a @ b.T
+        g = gain.double()
+        # || A - g B ||^2 = |A|^2 - 2 g <A, B> + g^2 |B|^2, for every pair at once
+        total += (aa - 2 * g * ab + g.square() * bb).clamp_min(0).sqrt() / aa.sqrt().clamp_min(1e-12)
+    return float((total / len(RESOLUTIONS)).min(dim=1).values.mean())
 
 
 def map_measures(analysis: LatentAnalysis, k: int = 5) -> dict[str, float]:
