@@ -67,7 +67,8 @@ ADVANCED = {
                           "default, turns it off: it measured worse and slower on real folders)"),
     "loss_weights.level": ("Level weight", "float", (0.0, 100.0, 0.1),
                            "Weight of the frame-level term: each frame's summed energy, whatever "
-                           "its spectral shape (0 turns it off)"),
+                           "its spectral shape, so that sounds unlike the training clips keep "
+                           "their level (0 turns it off)"),
     "loss_weights.kl": ("KL weight", "float", (0.0, 100.0, 0.1), "Weight of the KL term"),
     "validation_fraction": ("Validation share", "float", (0.0, 0.9, 0.05),
                             "Share of the clips (or files) held out to measure generalisation"),

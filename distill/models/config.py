@@ -89,6 +89,17 @@ class LossWeights(ConfigBase):
     gave training-clip spectral convergence 0.460 / 0.454 / 0.467 and log-magnitude L1
     0.530 / 0.539 / 0.708, held-out 0.830 / 0.796 / 0.809 and L1 0.671 / 0.692 / 0.919:
     the quiet bins it neglects cost more than the loud ones gain.
+
+    ``level`` (0 = off): L1 of each frame's summed mel energy (``distill.models.losses.
+    level_loss``). The magnitude term's log-domain L1 lets a decoder unsure of a sound's
+    spectrum settle on a quieter blur, so unseen sounds came back ~6.6 dB too quiet. Off
+    by default, as measured (``benchmarks/quality.py``, same folder and held-out files as
+    above, 277 epochs = 2,216 steps of the small preset, 1-thread runs in concurrent
+    groups; training clips: spectral convergence, log-magnitude L1; unseen clips:
+    spectral convergence, RMS error mean / worst): weight 0: 0.447, 0.519; 0.815,
+    -6.6 / -17.4 dB. 0.5: 0.456, 0.563; 0.790, -5.5 / -20.2 dB. 1.0: SC 0.499; 0.787,
+    -4.4 dB. Unseen sounds come back a little louder and closer, the training clips (what
+    the instrument plays) a little worse, and no weight brought unseen levels within 3 dB.
     """
 
     magnitude: float = 1.0

@@ -187,7 +187,7 @@ def test_level_loss_holds_the_energy_whatever_the_shape():
     quiet = blurred * 0.8
     assert float(level_loss(quiet, target, scale)) > 0.05
     weights = LossWeights()
-    assert weights.level == 0.0
+    assert weights.level == 0.0  # off by default (measured: LossWeights)
     assert float(vae_loss(quiet, target, torch.zeros(1, 4), torch.zeros(1, 4), weights=weights, beta=1.0,
                           magnitude_scale=scale).level) == 0.0  # off: not computed
 
