@@ -54,10 +54,11 @@ class LossWeights(ConfigBase):
 
     The waveform (multi-resolution STFT) term is OFF by default (``stft`` 0): training
     optimises the spectrogram terms only, and the term can be turned on (the studio's
-    "STFT weight", ``--set loss_weights.stft=...``). Measured with ``benchmarks/quality.py`` on
-    24 real recordings of 4 families (20 training files, 8 unseen), 251 / 242 epochs of
-    the small preset, two concurrent 1-thread runs: weight 0 against 0.005 (the default
-    until then, from 20 % of the run) gave training-clip spectral convergence 0.460 vs
+    "STFT weight", ``distill train --config`` with ``{"training": {"loss_weights":
+    {"stft": ...}}}``). Measured with ``benchmarks/quality.py`` on 24 real recordings of 4
+    families (20 training files, 8 unseen), 251 / 242 epochs of the small preset, two
+    concurrent 1-thread runs: weight 0 against 0.005 (the default until then, from 20 % of
+    the run) gave training-clip spectral convergence 0.460 vs
     0.569 (the representation's own: 0.319), training RMS error -1.4 vs -3.7 dB (worst
     clip -4.7 vs -14.5 dB), held-out clips 0.830 vs 0.795 (two more weight-0 runs: 0.796,
     0.809), map draws' feature distance to the folder 0.35 vs 0.58, in 1,138 s instead

@@ -108,6 +108,24 @@ def test_precision_option_is_an_explicit_training_setting(tmp_path):
         build_parser(bad).parse_args(bad)
 
 
+def test_a_config_files_partial_section_keeps_the_presets_other_fields(tmp_path):
+    from distill.cli import build_parser
+    from distill.cli.train import run_config
+    from distill.training.presets import PRESETS, resolve_preset
+
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps({"training": {"augmentation": {"crop_offsets": True},
+                                                    "loss_weights": {"level": 1.0}, "epochs": 7}}))
+    argv = ["train", "sounds", "-o", str(tmp_path / "m.distill"), "--config", str(config_file)]
+    config, explicit = run_config(build_parser(argv).parse_args(argv))
+    assert explicit == {"augmentation.crop_offsets", "loss_weights.level", "epochs"}
+    resolved = resolve_preset(config.training, 50, explicit)  # the small preset
+    small = PRESETS["small"]["augmentation"]
+    assert resolved.augmentation == small.replace(crop_offsets=True)  # still enabled, gain only
+    assert resolved.augmentation.enabled
+    assert resolved.loss_weights.level == 1.0 and resolved.epochs == 7
+
+
 def test_the_progress_line_leaves_out_the_optional_terms_while_they_are_not_computed():
     from distill.cli.train import describe_step
     from distill.training.events import StepProgress
