@@ -69,3 +69,13 @@ def test_a_preset_without_min_steps_shows_the_steps_only(form):
     assert form.epochs_note.text() == "60 steps (1 step per epoch)"
     form.set_dataset_size(None)
     assert not form.epochs_note.isVisible()
+
+
+def test_the_level_weight_typed_in_the_form_reaches_the_training_config(form):
+    assert form.training_config().loss_weights.level == 0.0
+    box = form.inputs["loss_weights.level"]
+    box.setValue(1.5)
+    box.editingFinished.emit()  # what typing and leaving the field does
+    assert "loss_weights" in form.explicit()
+    config = form.training_config()
+    assert config.loss_weights.level == 1.5 and config.loss_weights.magnitude == 1.0
