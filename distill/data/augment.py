@@ -15,7 +15,12 @@ import numpy as np
 import torch
 
 from distill.audio.normalization import NormalizationStats
+from distill.audio.spectrogram import relative_energy
 from distill.data.config import AugmentationConfig
+
+#: Range of the weight of an item against its partner when mixing (``mix_clips``): the
+#: item stays at least an equal part of what the model hears.
+MIX_WEIGHTS = (0.5, 0.9)
 
 
 def item_generator(seed: int, epoch: int, clip_id: int) -> torch.Generator:
@@ -72,16 +77,22 @@ def mix_clips(clip: torch.Tensor, other: torch.Tensor, weight: float,
     The mel energies add, ``weight`` of ``clip``'s and ``1 - weight`` of ``other``'s (so the
     level stays that of the sources, not their sum), and each bin takes the IF of the
     source whose weighted energy is the larger there: the partial a bin's phase follows.
-    Channel 0 is ``log1p(energy / floor)`` scaled, so the mix happens on ``expm1`` of it.
+    Channel 0 is ``log1p(energy / floor)`` scaled, so the mix happens on its
+    ``relative_energy``.
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight}")
     scale = stats.magnitude_scale
-    energy = torch.expm1(clip[0].clamp_min(0.0) * scale) * weight
-    other_energy = torch.expm1(other[0].clamp_min(0.0) * scale) * (1.0 - weight)
+    energy = relative_energy(clip[0] * scale) * weight
+    other_energy = relative_energy(other[0] * scale) * (1.0 - weight)
     magnitude = torch.log1p(energy + other_energy) / scale
     inst_freq = torch.where(energy >= other_energy, clip[1], other[1])
     return torch.stack([magnitude, inst_freq])
+
+
+def mix_weight(generator: torch.Generator) -> float:
+    """The weight of an item against its partner (``mix_clips``), drawn in ``MIX_WEIGHTS``."""
+    return _uniform(*MIX_WEIGHTS, generator)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:

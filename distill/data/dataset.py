@@ -18,16 +18,13 @@ import torch
 from torch.utils.data import Dataset
 
 from distill.audio.normalization import NormalizationStats
-from distill.data.augment import augment_clip, item_generator, mix_clips
+from distill.data.augment import augment_clip, item_generator, mix_clips, mix_weight
 from distill.data.cache import DatasetCache
 from distill.data.config import AugmentationConfig
 from distill.data.split import DatasetSplit, clip_table, split_clips
 
 #: Memory maps kept open per process (each holds a file descriptor).
 MAX_OPEN_FILES = 64
-#: Range of the weight of an item against its partner when mixing (``mix_clips``): the
-#: item stays at least an equal part of what the model hears.
-MIX_WEIGHTS = (0.5, 0.9)
 
 
 class SplitSettings(Protocol):
@@ -102,8 +99,7 @@ class ClipDataset(Dataset):
                 spec = self._cropped(spec, clip_id, generator)
             mix = self.augmentation.mix_probability
             if mix > 0 and float(torch.rand((), generator=generator)) < mix:
-                spec = mix_clips(spec, self._partner(generator), MIX_WEIGHTS[0] + float(
-                    torch.rand((), generator=generator)) * (MIX_WEIGHTS[1] - MIX_WEIGHTS[0]), self.stats)
+                spec = mix_clips(spec, self._partner(generator), mix_weight(generator), self.stats)
             spec = augment_clip(spec, self.augmentation, self.stats, generator)
         return ClipItem(spec, file_index, clip_index)
 
