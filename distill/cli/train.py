@@ -41,6 +41,7 @@ from distill.training.events import (
     TrainingControl,
     TrainingStarted,
 )
+from distill.training.overrides import dotted_keys
 
 #: Command-line option -> (section of RunConfig, field).
 OPTIONS = {
@@ -133,7 +134,9 @@ def run_config(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
                                f"{exc.strerror or exc}") from None
         except ValueError as exc:
             raise DistillError(f"invalid configuration {args.config}: {exc}") from None
-    explicit = explicit_settings(sections.get("training", {}))
+    # A section by the fields the file gives (``augmentation.crop_offsets``): the preset's
+    # section keeps the others instead of their dataclass defaults (``enabled`` false).
+    explicit = dotted_keys(sections.get("training", {}))
     for option, (section, name) in OPTIONS.items():
         value = getattr(args, option)
         if value is not None:
@@ -144,20 +147,6 @@ def run_config(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
         return RunConfig.from_dict(sections), explicit
     except ValueError as exc:
         raise DistillError(str(exc)) from None
-
-
-def explicit_settings(training: dict[str, Any]) -> set[str]:
-    """The training settings a configuration file names: a section (``augmentation``) by
-    the fields it gives (``augmentation.crop_offsets``), so that a preset's section keeps
-    the fields the file leaves out (``distill.training.presets.apply_preset``) instead of
-    their dataclass defaults (augmentation ``enabled`` false)."""
-    names: set[str] = set()
-    for key, value in training.items():
-        if isinstance(value, dict):
-            names.update(f"{key}.{field}" for field in value)
-        else:
-            names.add(key)
-    return names
 
 
 @contextmanager

@@ -74,6 +74,19 @@ def config_with(config: C, values: Mapping[str, Any]) -> C:
     return config.replace(**top)
 
 
+def dotted_keys(values: Mapping[str, Any]) -> set[str]:
+    """The keys a nested ``{name: value or {field: value}}`` document (a configuration
+    file's section) sets: ``{"epochs": 5, "augmentation": {"enabled": true}}`` ->
+    ``{"epochs", "augmentation.enabled"}``."""
+    keys: set[str] = set()
+    for name, value in values.items():
+        if isinstance(value, Mapping):
+            keys.update(f"{name}.{field}" for field in value)
+        else:
+            keys.add(name)
+    return keys
+
+
 def _field_names(config: ConfigBase) -> set[str]:
     return {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
 

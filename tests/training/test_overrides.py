@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from distill.training.config import TrainingConfig
-from distill.training.overrides import config_value, config_with
+from distill.training.overrides import config_value, config_with, dotted_keys
 from distill.training.presets import PRESETS, apply_preset
 
 
@@ -47,3 +47,12 @@ def test_presets_keep_a_users_field_inside_the_section_they_replace():
     assert PRESETS["tiny"]["augmentation"].enabled and not tiny.augmentation.enabled
     assert tiny.augmentation.noise_level == PRESETS["tiny"]["augmentation"].noise_level
     assert tiny.epochs == 3 and tiny.batch_size == PRESETS["tiny"]["batch_size"]
+
+
+def test_dotted_keys_name_a_sections_fields_not_the_section():
+    document = {"epochs": 5, "augmentation": {"enabled": True, "crop_offsets": True},
+                "loss_weights": {}, "seed": None}
+    keys = dotted_keys(document)
+    assert keys == {"epochs", "augmentation.enabled", "augmentation.crop_offsets", "seed"}
+    for key in keys:  # each one a setting the presets and the studio read the same way
+        config_value(TrainingConfig(), key)
