@@ -133,9 +133,9 @@ def decode_audio(loaded, spec: ComplexSpectrogram, z: torch.Tensor) -> np.ndarra
         return spec.complex_mel_to_waveform(out, phase="pghi")[:, 0].numpy()
 
 
-def evaluate(loaded, paths: list[Path], max_clips: int) -> tuple[dict[str, dict], dict, torch.Tensor]:
+def evaluate(loaded, paths: list[Path], max_clips: int) -> tuple[dict[str, dict], dict, np.ndarray]:
     """Metrics of the round trip and of the model over the clips of ``paths``; the real clips'
-    features; their posterior means ``[C, D]``."""
+    features; their audio ``[C, S]``."""
     spec = ComplexSpectrogram(loaded.spectrogram)
     clips, refs = clip_pairs(loaded, spec, paths, max_clips)
     scores: dict[str, list[tuple[float, float, float]]] = {"round trip": [], "model": []}
@@ -155,7 +155,7 @@ def evaluate(loaded, paths: list[Path], max_clips: int) -> tuple[dict[str, dict]
                       "rms_db": float(np.mean([s[2] for s in values])),
                       "rms_db_worst": float(max((s[2] for s in values), key=abs)),
                       "clips": len(values)} for name, values in scores.items()}
-    return metrics, sound_features(refs, spec.sample_rate), mu
+    return metrics, sound_features(refs, spec.sample_rate), refs
 
 
 def generation(loaded, analysis, real: dict, held_out: dict, count: int, seed: int) -> dict[str, float]:
@@ -296,11 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         seen = [e.path for f, e in enumerate(cache.files) if f not in split.validation_files]
         unseen = (sorted(p for p in args.held_out.rglob("*.wav")) if args.held_out
                   else [cache.files[f].path for f in split.validation_files])
-        held_metrics, held_features, _ = evaluate(loaded, unseen, args.max_clips)
+        held_metrics, held_features, held_refs = evaluate(loaded, unseen, args.max_clips)
         seen_metrics, seen_features, _ = evaluate(loaded, seen, args.max_clips)
-        spec = ComplexSpectrogram(loaded.spectrogram)
-        nearest = nearest_clip_convergence(clip_pairs(loaded, spec, unseen, args.max_clips)[1],
-                                           clip_pairs(loaded, spec, seen, MAX_TRAINING_CLIPS)[1])
+        every_seen = clip_pairs(loaded, ComplexSpectrogram(loaded.spectrogram), seen, MAX_TRAINING_CLIPS)[1]
+        nearest = nearest_clip_convergence(held_refs, every_seen)
         results = {
             "folder": str(folder), "held_out": str(args.held_out or "validation split"),
             "training": training, "settings": parse_settings(args.set),
